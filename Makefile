@@ -1,0 +1,43 @@
+# gclog — the two commands a fresh machine needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+EXAMPLE := examples/tour.ipynb
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(STAMP)
+
+## run: set up, run the example notebook with gclog, and show where the records went
+run: $(STAMP)
+	@mkdir -p build
+	$(BIN)/gclog run $(EXAMPLE) -o build/tour.gclog.ipynb
+	@echo
+	@echo "The records of that run, as NDJSON (first 3 of them):"
+	@$(BIN)/gclog export --last | head -n 3 | cut -c 1-200
+	@echo "...  (all of them: $(BIN)/gclog export --last)"
+
+## test: lint, then the whole test suite (real kernels, real HTTP endpoints)
+test: $(STAMP)
+	$(BIN)/ruff check gclog tests bench
+	$(BIN)/ruff format --check gclog tests bench
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check gclog tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format gclog tests bench
+	$(BIN)/ruff check --fix gclog tests bench
+
+## bench: gclog side by side with papermill, nbconvert and a bare jupyter_client loop
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf build $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (all) or `python -m bench NAME...`; figures land in BENCHMARKS.md."""

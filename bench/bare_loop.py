@@ -1,0 +1,45 @@
+"""The baseline: the least a program can do to run a notebook through jupyter_client.
+
+Read the notebook, start a kernel, send each code cell, collect its outputs until the reply and the
+idle status are in, write the notebook. No recording, no progress, no checkpoints.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import nbformat
+from jupyter_client.manager import start_new_kernel
+from nbformat.v4 import output_from_msg
+
+
+def main(source: str, target: str) -> None:
+    nb = nbformat.read(source, as_version=4)
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        for cell in nb.cells:
+            if cell.cell_type != "code" or not cell.source.strip():
+                continue
+            msg_id = client.execute(cell.source, allow_stdin=False)
+            outputs, idle, reply = [], False, None
+            while not (idle and reply):
+                msg = client.get_iopub_msg(timeout=60)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                kind = msg["msg_type"]
+                if kind == "status":
+                    idle = msg["content"]["execution_state"] == "idle"
+                elif kind in ("stream", "display_data", "execute_result", "error"):
+                    outputs.append(output_from_msg(msg))
+                if idle and reply is None:
+                    reply = client.get_shell_msg(timeout=60)
+            cell.outputs = outputs
+            cell.execution_count = reply["content"].get("execution_count")
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel()
+    nbformat.write(nb, target)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,3 @@
+from gclog.cli import main
+
+main()

@@ -1,0 +1,227 @@
+"""The iopub observer: one implementation of "what happened in this kernel", for every entry point.
+
+It consumes iopub messages (as jupyter_client deserializes them) and turns the ones that belong to
+execute requests into :class:`Execution` objects, finished when the kernel goes idle after them.
+Timings come from the kernel's own message header dates, so an observer that never sees the
+``execute_reply`` (``gclog attach``) measures the same durations as the client that sent the cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from nbformat.v4 import output_from_msg
+
+from gclog.outputs import error_info, summarize
+from gclog.records import CellStatus, CellTimes, iso
+from gclog.text import truncate
+
+CODE_CAP = 64 * 1024
+_OUTPUT_TYPES = frozenset(("stream", "display_data", "execute_result", "error"))
+# Without the notebook in memory (attach), a long stream is compacted to this many characters.
+_STREAM_COMPACT_AT = 1024 * 1024
+
+
+def _date(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+@dataclass
+class Execution:
+    """One execute request as the kernel handled it."""
+
+    msg_id: str
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    input_at: datetime | None = None
+    ended_at: datetime | None = None
+    code: str | None = None
+    saw_input: bool = False
+    execution_count: int | None = None
+    outputs: list[Any] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    partial: bool = False
+    reply_status: str | None = None  # from the shell reply, when we sent the request ourselves
+    interrupted: bool = False  # we interrupted it (timeout, Ctrl-C), whatever the kernel says
+    idle: bool = False
+    index: int | None = None
+    cell_id: str | None = None
+    _clear_pending: bool = False
+
+    @property
+    def status(self) -> CellStatus:
+        if self.error is not None:
+            ename = self.error.get("ename")
+            return "interrupted" if ename == "KeyboardInterrupt" or self.interrupted else "error"
+        if self.interrupted and not self.idle:
+            return "interrupted"
+        if self.reply_status == "aborted":
+            return "aborted"
+        if self.reply_status == "error":
+            return "error"
+        if not self.saw_input and self.reply_status is None and not self.partial:
+            return "aborted"
+        return "ok"
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.ended_at:
+            return max(0.0, (self.ended_at - self.started_at).total_seconds())
+        return None
+
+    @property
+    def queue_wait_s(self) -> float | None:
+        if self.queued_at and self.started_at:
+            return max(0.0, (self.started_at - self.queued_at).total_seconds())
+        return None
+
+    def cell_fields(self) -> dict[str, Any]:
+        """The cell-specific fields of a ``cell`` record (the session adds the envelope)."""
+        times: CellTimes = {
+            "queued_at": iso(self.queued_at) if self.queued_at else None,
+            "started_at": iso(self.started_at) if self.started_at else None,
+            "ended_at": iso(self.ended_at) if self.ended_at else None,
+        }
+        code = self.code
+        fields: dict[str, Any] = {
+            "index": self.index,
+            "cell_id": self.cell_id,
+            "msg_id": self.msg_id,
+            "execution_count": self.execution_count,
+            "status": self.status,
+            "partial": self.partial,
+            "times": times,
+            "duration_s": self.duration_s,
+            "queue_wait_s": self.queue_wait_s,
+            "code": truncate(code, CODE_CAP) if code is not None else None,
+            "code_sha256": hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+            if code is not None
+            else None,
+            "code_lines": code.count("\n") + 1 if code else (0 if code == "" else None),
+            "output": summarize(self.outputs),
+        }
+        if self.error is not None:
+            fields["error"] = error_info(self.error)
+        return fields
+
+
+@dataclass
+class KernelRestarted:
+    """The kernel process behind the channels changed (a restart), seen at ``when``."""
+
+    when: datetime | None
+    previous: str
+    current: str
+
+
+class Observer:
+    """Feeds on iopub messages; ``handle`` returns what finished or happened because of each.
+
+    ``keep_outputs`` keeps every output for writing a notebook (``gclog run``); without it long
+    streams are compacted, so a cell printing gigabytes cannot exhaust gclog's memory.
+    """
+
+    def __init__(self, keep_outputs: bool = True) -> None:
+        self.keep_outputs = keep_outputs
+        self.running: dict[str, Execution] = {}
+        self._displays: dict[str, list[Any]] = {}
+        self._kernel_identity: str | None = None
+
+    def expect(self, msg_id: str, code: str, index: int | None, cell_id: str | None) -> Execution:
+        """Register a request we are about to send, so that its code is known even if aborted."""
+        execution = Execution(msg_id=msg_id, code=code, index=index, cell_id=cell_id)
+        self.running[msg_id] = execution
+        return execution
+
+    def handle(self, msg: dict[str, Any]) -> Execution | KernelRestarted | None:
+        header = msg.get("header") or {}
+        restarted = self._check_identity(header)
+        parent = msg.get("parent_header") or {}
+        if parent.get("msg_type") != "execute_request":
+            return restarted
+        msg_type = header.get("msg_type") or msg.get("msg_type")
+        content = msg.get("content") or {}
+        msg_id = parent.get("msg_id")
+        if not msg_id:
+            return restarted
+        execution = self.running.get(msg_id)
+        if execution is None:
+            is_start = msg_type == "status" and content.get("execution_state") == "busy"
+            execution = Execution(msg_id=msg_id, partial=not is_start)
+            self.running[msg_id] = execution
+        if execution.queued_at is None:
+            execution.queued_at = _date(parent.get("date"))
+        if msg_type == "status":
+            state = content.get("execution_state")
+            if state == "busy":
+                execution.started_at = _date(header.get("date"))
+            elif state == "idle":
+                execution.ended_at = _date(header.get("date"))
+                execution.idle = True
+                del self.running[msg_id]
+                if not self.keep_outputs:
+                    self._displays.clear()  # nothing keeps earlier outputs to update
+                return execution
+        elif msg_type == "execute_input":
+            execution.saw_input = True
+            execution.input_at = _date(header.get("date"))
+            if execution.code is None:
+                execution.code = str(content.get("code", ""))
+            execution.execution_count = content.get("execution_count")
+        elif msg_type in _OUTPUT_TYPES:
+            self._add_output(execution, msg, msg_type, content)
+        elif msg_type == "clear_output":
+            if content.get("wait"):
+                execution._clear_pending = True
+            else:
+                execution.outputs.clear()
+        elif msg_type == "update_display_data":
+            self._update_display(content)
+        return restarted
+
+    def _check_identity(self, header: dict[str, Any]) -> KernelRestarted | None:
+        # A kernel's msg_ids are "<session>_<pid>_<n>": a new prefix means a new kernel process.
+        identity = str(header.get("msg_id", "")).rpartition("_")[0]
+        if not identity:
+            return None
+        previous, self._kernel_identity = self._kernel_identity, identity
+        if previous is None or previous == identity:
+            return None
+        self._displays.clear()
+        return KernelRestarted(when=_date(header.get("date")), previous=previous, current=identity)
+
+    def _add_output(
+        self, execution: Execution, msg: dict[str, Any], msg_type: str, content: dict[str, Any]
+    ) -> None:
+        if execution._clear_pending:
+            execution.outputs.clear()
+            execution._clear_pending = False
+        if msg_type == "error":
+            execution.error = content
+        if msg_type == "execute_result" and execution.execution_count is None:
+            execution.execution_count = content.get("execution_count")
+        outputs = execution.outputs
+        if msg_type == "stream" and outputs and outputs[-1].get("output_type") == "stream":
+            last = outputs[-1]
+            if last.get("name") == content.get("name"):
+                last["text"] += content.get("text", "")
+                if not self.keep_outputs and len(last["text"]) > _STREAM_COMPACT_AT:
+                    last["text"] = truncate(last["text"], _STREAM_COMPACT_AT // 2)
+                return
+        try:
+            output = output_from_msg(msg)
+        except (KeyError, ValueError):
+            return  # a malformed message from a misbehaving kernel: nothing to record
+        outputs.append(output)
+        display_id = (content.get("transient") or {}).get("display_id")
+        if display_id and msg_type == "display_data":
+            self._displays.setdefault(display_id, []).append(output)
+
+    def _update_display(self, content: dict[str, Any]) -> None:
+        display_id = (content.get("transient") or {}).get("display_id")
+        for output in self._displays.get(display_id, []) if display_id else []:
+            output["data"] = content.get("data", {})
+            output["metadata"] = content.get("metadata", {})

@@ -1,0 +1,165 @@
+"""The record types of schema ``gclog/1``: one definition, built by the code, read by the schema.
+
+Records are plain dicts (JSON-ready, no conversion on the hot path) typed as TypedDicts. Each
+field's ``Annotated`` string is its documentation; ``gclog schema`` turns the classes into
+JSON Schema.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from typing import Annotated, Literal, TypedDict
+
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+else:  # pragma: no cover
+    from typing_extensions import NotRequired
+
+SCHEMA = "gclog/1"
+
+Source = Literal["run", "attach", "extension"]
+CellStatus = Literal["ok", "error", "interrupted", "aborted"]
+EndReason = Literal[
+    "completed",
+    "cell_error",
+    "kernel_died",
+    "interrupted",
+    "unloaded",
+    "detached",
+    "timeout",
+    "failed",  # gclog itself failed (a bug or an unwritable output); what was recorded stays
+]
+Timestamp = Annotated[str, "UTC ISO-8601 time with microseconds, e.g. 2026-12-01T05:36:03.123456Z"]
+
+
+class Envelope(TypedDict):
+    schema: Annotated[str, "Schema version of this record: gclog/1"]
+    event_id: Annotated[str, "Unique id of this record; the key to drop duplicates downstream"]
+    event_type: Annotated[str, "session_start, cell, metrics, kernel or session_end"]
+    event_time: Timestamp
+    session_id: Annotated[str, "Id of the observing session this record belongs to"]
+    seq: Annotated[int, "1, 2, 3… within the session, so gaps are visible downstream"]
+    source: Annotated[Source, "Which entry point made the record"]
+    user_id: Annotated[str, "Anonymous install id (a random UUID made on first use)"]
+    notebook_id: Annotated[str | None, "Keyed hash (HMAC-SHA256) of the notebook's path"]
+    gclog_version: Annotated[str, "Version of gclog that made the record"]
+
+
+class KernelInfo(TypedDict):
+    name: Annotated[str | None, "Kernelspec name, e.g. python3"]
+    language: Annotated[str | None, "Language from the kernel's language_info"]
+    language_version: Annotated[str | None, "Language version from the kernel's language_info"]
+    implementation: Annotated[str | None, "Kernel implementation, e.g. ipython"]
+    implementation_version: Annotated[str | None, "Kernel implementation version"]
+    protocol_version: Annotated[str | None, "Jupyter messaging protocol version the kernel speaks"]
+
+
+class NotebookInfo(TypedDict):
+    name: Annotated[str | None, "File name of the notebook (no directories)"]
+    code_cells: Annotated[int | None, "Number of code cells in the notebook, when it is known"]
+
+
+class HostInfo(TypedDict):
+    python: Annotated[str, "Python version gclog runs on"]
+    platform: Annotated[str, "Operating system and architecture"]
+    cpu_count: Annotated[int | None, "Logical CPUs"]
+    memory_total_bytes: Annotated[int | None, "Physical memory"]
+
+
+class SessionStart(Envelope):
+    kernel: KernelInfo
+    notebook: NotebookInfo
+    host: HostInfo
+    privacy: Annotated[str, "Privacy level the session records at: full, redacted or metadata"]
+
+
+class ImageSummary(TypedDict):
+    mime: Annotated[str, "MIME type of the binary output"]
+    bytes: Annotated[int, "Decoded size in bytes"]
+    sha256: Annotated[str, "SHA-256 of the decoded bytes; the content itself is never kept"]
+
+
+class OutputSummary(TypedDict):
+    count: Annotated[int, "Number of outputs the cell left"]
+    by_type: Annotated[dict[str, int], "Outputs per output_type (stream, display_data, …)"]
+    bytes_by_mime: Annotated[dict[str, int], "Payload bytes per MIME type (and per stream name)"]
+    stdout: Annotated[str | None, "Excerpt of stdout (head and tail, marked where cut)"]
+    stderr: Annotated[str | None, "Excerpt of stderr (head and tail, marked where cut)"]
+    result: Annotated[str | None, "Excerpt of the text/plain execute_result and displays"]
+    images: Annotated[list[ImageSummary], "Binary outputs, by type, size and hash only"]
+
+
+class ErrorInfo(TypedDict):
+    ename: Annotated[str, "Exception class name"]
+    evalue: Annotated[str, "Exception message"]
+    traceback: Annotated[str, "Traceback text with ANSI colour codes removed"]
+
+
+class CellTimes(TypedDict):
+    queued_at: Annotated[str | None, "When the client sent the execute request"]
+    started_at: Annotated[str | None, "When the kernel went busy with it"]
+    ended_at: Annotated[str | None, "When the kernel went idle after it"]
+
+
+class Cell(Envelope):
+    index: Annotated[int | None, "Position among the notebook's cells (0-based), when known"]
+    cell_id: Annotated[str | None, "The notebook cell's id (nbformat 4.5+), when known"]
+    msg_id: Annotated[str, "msg_id of the execute_request"]
+    execution_count: Annotated[int | None, "The kernel's execution counter for the cell"]
+    status: CellStatus
+    partial: Annotated[bool, "True if observation began while the cell was already running"]
+    times: CellTimes
+    duration_s: Annotated[float | None, "Busy to idle, from the kernel's own message times"]
+    queue_wait_s: Annotated[float | None, "Request sent to kernel busy"]
+    code: Annotated[
+        str | None, "The code executed (scrubbed of secrets), absent at privacy metadata"
+    ]
+    code_sha256: Annotated[str | None, "SHA-256 of the code executed"]
+    code_lines: Annotated[int | None, "Lines of code executed"]
+    output: OutputSummary
+    error: NotRequired[ErrorInfo]
+
+
+class KernelEvent(Envelope):
+    event: Annotated[Literal["restarted", "died"], "What happened to the kernel"]
+    exit_code: Annotated[int | None, "Exit status of the kernel process when it died"]
+    signal: Annotated[int | None, "Signal that killed the kernel, if one did"]
+    cell_index: Annotated[int | None, "Index of the cell that was running, if any"]
+
+
+class CellCounts(TypedDict):
+    total: int
+    ok: int
+    error: int
+    interrupted: int
+    aborted: int
+
+
+class SessionEnd(Envelope):
+    reason: EndReason
+    duration_s: Annotated[float, "Session start to end"]
+    cells: CellCounts
+    time_to_first_error_s: Annotated[
+        float | None, "Session start to the end of the first failing cell"
+    ]
+    records_dropped: Annotated[dict[str, int], "Records evicted from a full store, by event_type"]
+
+
+RECORD_TYPES: dict[str, type] = {
+    "session_start": SessionStart,
+    "cell": Cell,
+    "kernel": KernelEvent,
+    "session_end": SessionEnd,
+}
+
+
+def iso(moment: datetime) -> str:
+    """The record timestamp format: UTC, microseconds, ``Z`` suffix."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def now_iso() -> str:
+    return iso(datetime.now(timezone.utc))

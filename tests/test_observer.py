@@ -1,0 +1,240 @@
+"""The iopub observer on message sequences as ipykernel sends them (and as it sometimes doesn't)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from gclog.observer import Execution, KernelRestarted, Observer
+
+T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)
+_counter = itertools.count()
+
+
+class FakeKernel:
+    """Builds iopub messages as ipykernel does: msg_ids "<session>_<pid>_<n>", dated headers."""
+
+    def __init__(self, identity: str = "k1_100") -> None:
+        self.identity = identity
+        self.clock = T0
+
+    def msg(
+        self, msg_type: str, content: dict[str, Any], parent: dict[str, Any], after_ms: float = 1
+    ) -> dict[str, Any]:
+        self.clock += timedelta(milliseconds=after_ms)
+        return {
+            "header": {
+                "msg_id": f"{self.identity}_{next(_counter)}",
+                "msg_type": msg_type,
+                "date": self.clock,
+            },
+            "msg_type": msg_type,
+            "parent_header": parent,
+            "content": content,
+            "metadata": {},
+        }
+
+    def request(self, msg_type: str = "execute_request") -> dict[str, Any]:
+        return {"msg_id": f"client-{next(_counter)}", "msg_type": msg_type, "date": self.clock}
+
+    def cell(
+        self, code: str, outputs: list[tuple[str, dict[str, Any]]], busy_ms: float = 10
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        parent = self.request()
+        msgs = [
+            self.msg("status", {"execution_state": "busy"}, parent, after_ms=2),
+            self.msg("execute_input", {"code": code, "execution_count": 1}, parent),
+        ]
+        msgs += [self.msg(kind, content, parent) for kind, content in outputs]
+        msgs.append(self.msg("status", {"execution_state": "idle"}, parent, after_ms=busy_ms))
+        return parent, msgs
+
+
+def feed(observer: Observer, msgs: list[dict[str, Any]]) -> list[Any]:
+    return [r for r in (observer.handle(m) for m in msgs) if r is not None]
+
+
+def stream(text: str, name: str = "stdout") -> tuple[str, dict[str, Any]]:
+    return ("stream", {"name": name, "text": text})
+
+
+def test_a_cell_is_finished_at_idle_with_timings_from_header_dates() -> None:
+    kernel = FakeKernel()
+    parent, msgs = kernel.cell("print('hi')", [stream("hi\n")], busy_ms=250)
+    done = feed(Observer(), msgs)
+    assert len(done) == 1
+    execution = done[0]
+    assert isinstance(execution, Execution)
+    assert execution.msg_id == parent["msg_id"]
+    assert execution.status == "ok" and not execution.partial
+    assert execution.code == "print('hi')" and execution.execution_count == 1
+    # busy came 2 ms after the request; idle 1 + 1 + 250 ms after busy
+    assert execution.queue_wait_s == 0.002
+    assert execution.duration_s == 0.252
+    fields = execution.cell_fields()
+    assert fields["output"]["stdout"] == "hi\n"
+    assert fields["code_lines"] == 1
+    assert fields["code_sha256"] == hashlib.sha256(b"print('hi')").hexdigest()
+
+
+def test_other_requests_are_ignored() -> None:
+    kernel = FakeKernel()
+    observer = Observer()
+    for request in ("complete_request", "inspect_request", "kernel_info_request"):
+        parent = kernel.request(request)
+        assert (
+            feed(
+                observer,
+                [
+                    kernel.msg("status", {"execution_state": "busy"}, parent),
+                    kernel.msg("status", {"execution_state": "idle"}, parent),
+                ],
+            )
+            == []
+        )
+    assert observer.running == {}
+
+
+def test_error_and_interrupt_statuses_and_ansi_free_tracebacks() -> None:
+    kernel = FakeKernel()
+    error = {
+        "ename": "ValueError",
+        "evalue": "bad \x1b[1mthing\x1b[0m",
+        "traceback": ["\x1b[0;31mValueError\x1b[0m: bad", "line 2"],
+    }
+    _, msgs = kernel.cell("raise ValueError", [("error", error)])
+    (execution,) = feed(Observer(), msgs)
+    assert execution.status == "error"
+    info = execution.cell_fields()["error"]
+    assert info == {
+        "ename": "ValueError",
+        "evalue": "bad thing",
+        "traceback": "ValueError: bad\nline 2",
+    }
+
+    interrupt = {"ename": "KeyboardInterrupt", "evalue": "", "traceback": []}
+    _, msgs = kernel.cell("while True: pass", [("error", interrupt)])
+    (execution,) = feed(Observer(), msgs)
+    assert execution.status == "interrupted"
+
+
+def test_busy_idle_without_input_never_gets_invented_code() -> None:
+    kernel = FakeKernel()
+    parent = kernel.request()
+    (execution,) = feed(
+        Observer(),
+        [
+            kernel.msg("status", {"execution_state": "busy"}, parent),
+            kernel.msg("status", {"execution_state": "idle"}, parent),
+        ],
+    )
+    assert execution.code is None and execution.status == "aborted"
+    fields = execution.cell_fields()
+    assert fields["code"] is None and fields["code_sha256"] is None and fields["code_lines"] is None
+
+
+def test_attaching_in_the_middle_of_a_cell_gives_a_partial_record() -> None:
+    kernel = FakeKernel()
+    _, msgs = kernel.cell(
+        "for i in range(3): print(i)", [stream("0\n"), stream("1\n"), stream("2\n")]
+    )
+    (execution,) = feed(Observer(keep_outputs=False), msgs[3:])  # missed busy, input, first line
+    assert execution.partial and execution.code is None
+    assert execution.started_at is None and execution.duration_s is None
+    assert execution.status == "ok"
+    assert execution.cell_fields()["output"]["stdout"] == "1\n2\n"
+
+
+def test_streams_merge_and_clear_output_wait_clears_before_the_next_output() -> None:
+    kernel = FakeKernel()
+    _, msgs = kernel.cell(
+        "progress",
+        [
+            stream("a"),
+            stream("b"),
+            stream("err", "stderr"),
+            stream("c"),
+            ("clear_output", {"wait": True}),
+            stream("final\n"),
+        ],
+    )
+    (execution,) = feed(Observer(), msgs)
+    assert [o["text"] for o in execution.outputs] == ["final\n"]
+
+    _, msgs = kernel.cell("merge", [stream("a"), stream("b"), stream("e", "stderr"), stream("c")])
+    (execution,) = feed(Observer(), msgs)
+    assert [(o["name"], o["text"]) for o in execution.outputs] == [
+        ("stdout", "ab"),
+        ("stderr", "e"),
+        ("stdout", "c"),
+    ]
+
+
+def test_update_display_data_updates_the_earlier_output() -> None:
+    kernel = FakeKernel()
+    observer = Observer()
+    display = {"data": {"text/plain": "0%"}, "metadata": {}, "transient": {"display_id": "bar"}}
+    _, first = kernel.cell("h = display('0%', display_id=True)", [("display_data", display)])
+    (cell1,) = feed(observer, first)
+    update = {"data": {"text/plain": "100%"}, "metadata": {}, "transient": {"display_id": "bar"}}
+    _, second = kernel.cell("h.update('100%')", [("update_display_data", update)])
+    (cell2,) = feed(observer, second)
+    assert cell1.outputs[0]["data"]["text/plain"] == "100%"
+    assert cell2.outputs == []
+
+
+def test_images_are_summarised_by_size_and_hash_only() -> None:
+    kernel = FakeKernel()
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    data = {
+        "image/png": base64.b64encode(png).decode(),
+        "text/plain": "<Figure size 640x480>",
+        "text/html": "<img src='data:image/png;base64,AAAA'>",
+    }
+    _, msgs = kernel.cell("plot()", [("display_data", {"data": data, "metadata": {}})])
+    (execution,) = feed(Observer(), msgs)
+    summary = execution.cell_fields()["output"]
+    assert summary["images"] == [
+        {"mime": "image/png", "bytes": len(png), "sha256": hashlib.sha256(png).hexdigest()}
+    ]
+    assert summary["bytes_by_mime"]["image/png"] == len(png)
+    assert summary["result"] == "<Figure size 640x480>"
+    assert "base64" not in str(summary)  # HTML is counted, never excerpted
+
+
+def test_huge_output_is_compacted_without_a_notebook_and_excerpted_in_the_record() -> None:
+    kernel = FakeKernel()
+    chunk = "x" * 100_000 + "\n"
+    _, msgs = kernel.cell("spam()", [stream(chunk) for _ in range(50)] + [stream("THE END\n")])
+    (execution,) = feed(Observer(keep_outputs=False), msgs)
+    assert len(execution.outputs[0]["text"]) < 1_100_000
+    stdout = execution.cell_fields()["output"]["stdout"]
+    assert len(stdout) <= 8 * 1024 and stdout.endswith("THE END\n") and "characters cut" in stdout
+
+
+def test_a_new_kernel_identity_means_a_restart() -> None:
+    observer = Observer()
+    first, second = FakeKernel("aaa_1"), FakeKernel("bbb_2")
+    _, msgs = first.cell("1", [])
+    feed(observer, msgs)
+    starting = second.msg("status", {"execution_state": "starting"}, {})
+    (event,) = feed(observer, [starting])
+    assert isinstance(event, KernelRestarted)
+    assert (event.previous, event.current) == ("aaa_1", "bbb_2")
+    _, msgs = second.cell("2", [])
+    assert [type(e) for e in feed(observer, msgs)] == [Execution]
+
+
+def test_messages_missing_fields_do_not_break_the_observer() -> None:
+    observer = Observer()
+    assert observer.handle({}) is None
+    assert observer.handle({"header": {}, "parent_header": {"msg_type": "execute_request"}}) is None
+    weird = {
+        "header": {"msg_id": "k_1_1", "msg_type": "display_data", "date": "not a date"},
+        "parent_header": {"msg_type": "execute_request", "msg_id": "x", "date": "nope"},
+        "content": {"no": "data"},
+    }
+    assert observer.handle(weird) is None
