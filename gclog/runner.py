@@ -1,6 +1,6 @@
 """``gclog run``: execute a notebook in a fresh kernel, observing it like any other client would.
 
-The chain is cli → runner → (kernel, observer, session → store). The runner sends each code cell
+The chain is cli → runner → kernel, and observer → recorder → store. The runner sends each code cell
 itself, feeds every iopub message to the shared :class:`~gclog.observer.Observer`, and waits for
 both the shell reply and the kernel's idle status before moving on (as nbclient does). It never
 leaves a kernel behind: every exit path goes through ``finally`` → shutdown.
@@ -25,12 +25,10 @@ from gclog import kernel as kernels
 from gclog import notebook as notebooks
 from gclog.config import Paths, Settings
 from gclog.errors import ExitCode, GclogError
-from gclog.identity import Identity
 from gclog.observer import Execution, Observer
 from gclog.progress import RunProgress, cell_label
+from gclog.recorder import Recorder
 from gclog.records import EndReason, iso
-from gclog.session import Session, host_info
-from gclog.store import Store
 
 POLL_MS = 100  # how often a silent kernel is checked for death, timeout and Ctrl-C
 INTERRUPT_GRACE_S = 5.0  # how long an interrupted cell may take to report back
@@ -152,49 +150,36 @@ class Runner:
                 cell.outputs = []
                 cell.execution_count = None
                 cell.metadata.pop("execution", None)
-        store = Store(self.paths.store)
-        identity = Identity.load_or_create(self.paths.identity)
-        kernel = kernels.start(
-            kernel_name,
-            cwd,
-            self.settings.startup_timeout,
-            on_output=lambda line: self.progress.note(f"kernel: {line}"),
-        )
+        recorder = Recorder("run", self.settings, self.paths, notebook_path=request.notebook)
         try:
-            with self.signals.installed():
-                session = Session("run", store, identity, notebook_path=request.notebook)
-                return self._execute(nb, cells, kernel, session, output)
+            kernel = kernels.start(
+                kernel_name,
+                cwd,
+                self.settings.startup_timeout,
+                on_output=lambda line: self.progress.note(f"kernel: {line}"),
+            )
+            try:
+                with self.signals.installed():
+                    return self._execute(nb, cells, kernel, recorder, output)
+            finally:
+                kernel.shutdown()
         finally:
-            kernel.shutdown()
-            store.close()
+            recorder.close()
 
     def _execute(
         self,
         nb: NotebookNode,
         cells: list[tuple[int, NotebookNode]],
         kernel: kernels.Kernel,
-        session: Session,
+        recorder: Recorder,
         output: Path,
     ) -> RunResult:
-        info = kernel.info
-        language = info.get("language_info") or {}
-        nb.metadata["language_info"] = language
-        session.start(
-            kernel={
-                "name": kernel.name,
-                "language": language.get("name"),
-                "language_version": language.get("version"),
-                "implementation": info.get("implementation"),
-                "implementation_version": info.get("implementation_version"),
-                "protocol_version": info.get("protocol_version"),
-            },
-            notebook={"name": self.request.notebook.name, "code_cells": len(cells)},
-            host=host_info(),
-            privacy=self.settings.privacy,
+        nb.metadata["language_info"] = kernel.info.get("language_info") or {}
+        recorder.start(
+            kernel.name, kernel.info, {"name": self.request.notebook.name, "code_cells": len(cells)}
         )
         writer = notebooks.CheckpointWriter(nb, output)
         observer = Observer(keep_outputs=True)
-        records: list[dict[str, Any]] = []
         reason: EndReason = "completed"
         message: str | None = None
         self.progress.started(len(cells), kernel.name, self.request.notebook)
@@ -205,13 +190,12 @@ class Runner:
                     break
                 self.progress.cell_started(number, index, cell.source)
                 execution, outcome = self._execute_cell(kernel, observer, index, cell)
-                record = session.cell(execution.cell_fields())
-                records.append(record)
+                record = recorder.cell_finished(execution)
                 self._annotate(cell, execution, record)
                 self.progress.cell_finished(number, record)
                 if outcome == "kernel_died":
                     status = kernel.exit_status()
-                    session.kernel_event(
+                    recorder.kernel_event(
                         event="died",
                         exit_code=status if status is not None and status >= 0 else None,
                         signal=-status if status is not None and status < 0 else None,
@@ -243,8 +227,8 @@ class Runner:
             raise
         finally:
             self.progress.stop()
-            session.end(reason)
-            nb.metadata["gclog"] = {"session_id": session.id, "status": reason}
+            recorder.end(reason)
+            nb.metadata["gclog"] = {"session_id": recorder.session.id, "status": reason}
             writer.save()
         exit_code = int(EXIT_CODES[reason])
         if reason == "interrupted" and self.signals.received not in (None, signal.SIGINT):
@@ -252,9 +236,9 @@ class Runner:
         return RunResult(
             reason=reason,
             exit_code=exit_code,
-            session_id=session.id,
+            session_id=recorder.session.id,
             output=output,
-            cells=records,
+            cells=recorder.cells,
             message=message,
             saves=writer.stats(),
         )
