@@ -111,7 +111,113 @@ def export(session_id: str | None, last: bool, output: Path | None) -> int:
     return export_records(Paths.from_env(), session_id, last, output)
 
 
+@cli.command()
+@click.argument("kernel", required=False)
+@click.option("--existing", is_flag=True, help="Without KERNEL: the most recently started kernel.")
+@click.option("--detach", is_flag=True, help="Observe in the background; `gclog stop` ends it.")
+@click.option("--privacy", type=click.Choice(PRIVACY_LEVELS), help="Privacy level of the records.")
+@click.option("--ready-pipe", is_flag=True, hidden=True)
+@click.option("--source", type=click.Choice(["attach", "extension"]), default="attach", hidden=True)
+@click.option("--notebook", hidden=True)
+@click.option("--kernel-pid", type=int, hidden=True)
+def attach(
+    kernel: str | None,
+    existing: bool,
+    detach: bool,
+    privacy: str | None,
+    ready_pipe: bool,
+    source: str,
+    notebook: str | None,
+    kernel_pid: int | None,
+) -> int:
+    """Observe KERNEL, driven by someone else: a connection file, a kernel id or a unique prefix.
+
+    Every execution any client sends is recorded. gclog never sends anything to the kernel.
+    """
+    from gclog import attach as attaching
+    from gclog.connect import open_target
+
+    settings = load_settings({"privacy": privacy})
+    paths = Paths.from_env()
+    console = _stderr_console()
+    if detach:
+        target = open_target(kernel, existing)
+        background = attaching.start_in_background(
+            target.connection_file, "attach", settings_env=settings.as_env()
+        )
+        if background.adopted:
+            console.print(
+                f"gclog: kernel {target.label} is already observed by session "
+                f"{background.session_id} (pid {background.pid})",
+                soft_wrap=True,
+            )
+        else:
+            console.print(
+                f"gclog: observing kernel {target.label} in the background "
+                f"(session {background.session_id}, pid {background.pid}); "
+                f"stop it with: gclog stop {background.session_id[:8]}",
+                soft_wrap=True,
+            )
+        return ExitCode.OK
+    return attaching.attach(
+        kernel,
+        existing,
+        settings=settings,
+        paths=paths,
+        console=console,
+        ready_pipe=ready_pipe,
+        source="extension" if source == "extension" else "attach",
+        notebook=notebook,
+        kernel_pid=kernel_pid,
+    )
+
+
+@cli.command()
+@click.argument("session")
+@click.option(
+    "--timeout",
+    type=float,
+    default=15.0,
+    show_default=True,
+    help="Seconds to wait for the session to end.",
+)
+def stop(session: str, timeout: float) -> int:
+    """End a live session (an id or a unique prefix, as `gclog status` shows them)."""
+    from gclog.registry import Registry, stop_session
+
+    return stop_session(Registry(Paths.from_env()), session, timeout, _stderr_console())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(as_json: bool) -> int:
+    """Show live sessions, the store's backlog, and kernels nobody observes."""
+    from gclog.status import show
+
+    return show(Paths.from_env(), _stdout_console(), as_json)
+
+
+def _stdout_console() -> Any:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:  # a pipe or a file: no terminal width to respect, don't wrap
+        console = Console(highlight=False, width=160)
+    return console
+
+
+def _skip_slow_optional_imports() -> None:
+    """Keep out an optional module that jsonschema (under nbformat) imports when it is installed.
+
+    rfc3987_syntax builds Earley parsers for jsonschema's "iri" format checks at import: 2.3 s on
+    our machines, on every start of gclog. Notebook schemas never use that format. This applies to
+    gclog's own process only: the extension, inside a user's kernel, never calls it.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def main(argv: list[str] | None = None) -> None:
+    _skip_slow_optional_imports()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GCLOG_DEBUG", "") not in ("", "0")
     try:

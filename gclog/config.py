@@ -74,10 +74,23 @@ class Settings:
     startup_timeout: float = setting(
         60.0, "Seconds to wait for a kernel to start and answer.", _positive_float
     )
+    restart_grace: float = setting(
+        10.0,
+        "Seconds an attached observer waits for a dead kernel to be restarted before it ends "
+        "(jupyter_server's restarter notices a crash within 3 s).",
+        _positive_float,
+    )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def source_of(self, name: str) -> str:
         return self.sources.get(name, "default")
+
+    def as_env(self) -> dict[str, str]:
+        """The settings given explicitly, as GCLOG_* variables for a process gclog starts."""
+        return {
+            f"GCLOG_{name.upper()}": "" if (value := getattr(self, name)) is None else str(value)
+            for name in self.sources
+        }
 
 
 def setting_fields() -> list[dataclasses.Field[Any]]:

@@ -46,6 +46,7 @@ class Execution:
     partial: bool = False
     reply_status: str | None = None  # from the shell reply, when we sent the request ourselves
     interrupted: bool = False  # we interrupted it (timeout, Ctrl-C), whatever the kernel says
+    silent: bool = False  # sent with silent=True (no execute_input, not an abort): not a cell
     idle: bool = False
     index: int | None = None
     cell_id: str | None = None
@@ -129,6 +130,7 @@ class Observer:
         self.running: dict[str, Execution] = {}
         self._displays: dict[str, list[Any]] = {}
         self._kernel_identity: str | None = None
+        self._last_error_end: datetime | None = None
 
     def expect(self, msg_id: str, code: str, index: int | None, cell_id: str | None) -> Execution:
         """Register a request we are about to send, so that its code is known even if aborted."""
@@ -162,6 +164,7 @@ class Observer:
                 execution.ended_at = _date(header.get("date"))
                 execution.idle = True
                 del self.running[msg_id]
+                self._classify(execution)
                 if not self.keep_outputs:
                     self._displays.clear()  # nothing keeps earlier outputs to update
                 return execution
@@ -181,6 +184,27 @@ class Observer:
         elif msg_type == "update_display_data":
             self._update_display(content)
         return restarted
+
+    def _classify(self, execution: Execution) -> None:
+        """Tell an aborted request from a silent one: neither shows its code on iopub.
+
+        After an error, ipykernel aborts the requests that were already queued: their request
+        time is before the failed cell ended. A request without execute_input sent later was
+        sent with silent=True (front ends poll variables that way): it is not a cell.
+        """
+        if execution.saw_input:
+            failed = execution.error is not None
+            self._last_error_end = execution.ended_at if failed else None
+            return
+        if execution.partial or execution.code is not None:
+            return
+        queued, last_error = execution.queued_at, self._last_error_end
+        aborted = queued is not None and last_error is not None and queued <= last_error
+        execution.silent = not aborted
+
+    def forget_identity(self) -> None:
+        """The caller already knows the kernel was replaced: take the next identity silently."""
+        self._kernel_identity = None
 
     def _check_identity(self, header: dict[str, Any]) -> KernelRestarted | None:
         # A kernel's msg_ids are "<session>_<pid>_<n>": a new prefix means a new kernel process.

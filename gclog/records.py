@@ -122,7 +122,10 @@ class Cell(Envelope):
 
 
 class KernelEvent(Envelope):
-    event: Annotated[Literal["restarted", "died"], "What happened to the kernel"]
+    event: Annotated[
+        Literal["restarted", "died", "shutdown"],
+        "What happened to the kernel (shutdown: a requested, clean end, seen by attach)",
+    ]
     exit_code: Annotated[int | None, "Exit status of the kernel process when it died"]
     signal: Annotated[int | None, "Signal that killed the kernel, if one did"]
     cell_index: Annotated[int | None, "Index of the cell that was running, if any"]
@@ -144,6 +147,9 @@ class SessionEnd(Envelope):
         float | None, "Session start to the end of the first failing cell"
     ]
     records_dropped: Annotated[dict[str, int], "Records evicted from a full store, by event_type"]
+    silent_executions: Annotated[
+        int, "Requests sent with silent=True (front ends polling variables): counted, not cells"
+    ]
 
 
 RECORD_TYPES: dict[str, type] = {

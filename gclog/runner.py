@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import zmq
@@ -29,6 +26,7 @@ from gclog.observer import Execution, Observer
 from gclog.progress import RunProgress, cell_label
 from gclog.recorder import Recorder
 from gclog.records import EndReason, iso
+from gclog.signals import SignalFlag
 
 POLL_MS = 100  # how often a silent kernel is checked for death, timeout and Ctrl-C
 INTERRUPT_GRACE_S = 5.0  # how long an interrupted cell may take to report back
@@ -96,28 +94,6 @@ def runnable_cells(nb: NotebookNode) -> list[tuple[int, NotebookNode]]:
     ]
 
 
-class _Signals:
-    """Turns SIGINT/SIGTERM/SIGHUP into a flag the loop checks, so no write is cut in half."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self.count = 0
-
-    def __call__(self, signum: int, frame: FrameType | None) -> None:
-        self.received = self.received or signum
-        self.count += 1
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        previous = {s: signal.signal(s, self) for s in wanted}
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
-
 class Runner:
     def __init__(
         self, request: RunRequest, settings: Settings, paths: Paths, progress: RunProgress
@@ -126,7 +102,7 @@ class Runner:
         self.settings = settings
         self.paths = paths
         self.progress = progress
-        self.signals = _Signals()
+        self.signals = SignalFlag()
         self.started = time.monotonic()
 
     @property
@@ -176,7 +152,11 @@ class Runner:
     ) -> RunResult:
         nb.metadata["language_info"] = kernel.info.get("language_info") or {}
         recorder.start(
-            kernel.name, kernel.info, {"name": self.request.notebook.name, "code_cells": len(cells)}
+            kernel.name,
+            kernel.info,
+            {"name": self.request.notebook.name, "code_cells": len(cells)},
+            kernel_pid=kernel.pid,
+            connection_file=kernel.manager.connection_file,
         )
         writer = notebooks.CheckpointWriter(nb, output)
         observer = Observer(keep_outputs=True)
@@ -231,8 +211,8 @@ class Runner:
             nb.metadata["gclog"] = {"session_id": recorder.session.id, "status": reason}
             writer.save()
         exit_code = int(EXIT_CODES[reason])
-        if reason == "interrupted" and self.signals.received not in (None, signal.SIGINT):
-            exit_code = 128 + int(self.signals.received or 0)
+        if reason == "interrupted":
+            exit_code = self.signals.exit_code(exit_code)
         return RunResult(
             reason=reason,
             exit_code=exit_code,

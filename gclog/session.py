@@ -128,7 +128,7 @@ class Session:
     def kernel_event(self, **fields: Any) -> dict[str, Any]:
         return self.emit("kernel", fields)
 
-    def end(self, reason: EndReason) -> dict[str, Any]:
+    def end(self, reason: EndReason, **fields: Any) -> dict[str, Any]:
         counts = {k: self.cells[k] for k in ("ok", "error", "interrupted", "aborted")}
         return self.emit(
             "session_end",
@@ -138,5 +138,6 @@ class Session:
                 "cells": {"total": sum(counts.values()), **counts},
                 "time_to_first_error_s": self.first_error_after,
                 "records_dropped": {},
+                **fields,
             },
         )

@@ -43,10 +43,12 @@ class Env:
             input=input,
         )
 
-    def popen(self, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+    def popen(
+        self, *args: str, env: dict[str, str] | None = None, **kwargs: Any
+    ) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [sys.executable, "-m", "gclog", *args],
-            env=self.vars,
+            env={**self.vars, **(env or {})},
             cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -113,3 +115,64 @@ def one_line_error(stderr: str) -> str:
     assert len(lines) == 1, stderr
     assert lines[0].startswith("gclog: error: "), stderr
     return lines[0]
+
+
+class DrivenKernel:
+    """A kernel driven by an independent jupyter_client client, as a front end would drive it."""
+
+    def __init__(self, env: Env, kernel_id: str | None = None) -> None:
+        import uuid
+
+        from jupyter_client import KernelManager
+
+        self.kernel_id = kernel_id or str(uuid.uuid4())
+        runtime = Path(env.vars["JUPYTER_RUNTIME_DIR"])
+        runtime.mkdir(parents=True, exist_ok=True)
+        self.connection_file = runtime / f"kernel-{self.kernel_id}.json"
+        self.manager = KernelManager(
+            kernel_name="python3", connection_file=str(self.connection_file)
+        )
+        self.manager.start_kernel(env=dict(env.vars), cwd=str(env.root))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    @property
+    def pid(self) -> int:
+        return int(self.manager.provisioner.pid)  # type: ignore[union-attr]
+
+    def execute(self, code: str, timeout: float = 60, **kwargs: Any) -> dict[str, Any]:
+        """Run a cell; the execute_reply, with the client's own wall time added as "_wall_s"."""
+        start = time.monotonic()
+        reply = self.client.execute_interactive(
+            code, timeout=timeout, output_hook=lambda msg: None, **kwargs
+        )
+        reply["_wall_s"] = time.monotonic() - start
+        return reply
+
+    def shutdown(self) -> None:
+        self.client.stop_channels()
+        if self.manager.has_kernel:
+            self.manager.shutdown_kernel(now=True)
+
+
+def wait_for_session(env: Env, state: str = "observing", timeout: float = 60) -> dict[str, Any]:
+    """The registry entry of the first session in ``state`` (a gclog process observing)."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    sessions = env.home / "sessions"
+    while time.monotonic() < deadline:
+        for path in sessions.glob("*.json") if sessions.is_dir() else []:
+            try:
+                entry = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            if entry.get("state") == state:
+                return entry
+        time.sleep(0.05)
+    raise AssertionError(f"no session reached {state!r} within {timeout}s")
+
+
+def cells_of(env: Env, session_id: str) -> list[dict[str, Any]]:
+    return [r for r in env.records(session_id) if r["event_type"] == "cell"]

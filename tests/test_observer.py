@@ -131,9 +131,39 @@ def test_busy_idle_without_input_never_gets_invented_code() -> None:
             kernel.msg("status", {"execution_state": "idle"}, parent),
         ],
     )
-    assert execution.code is None and execution.status == "aborted"
+    assert execution.code is None and execution.silent  # a silent=True request: not a cell
     fields = execution.cell_fields()
     assert fields["code"] is None and fields["code_sha256"] is None and fields["code_lines"] is None
+
+
+def test_requests_queued_before_an_error_are_aborted_later_ones_are_silent() -> None:
+    kernel = FakeKernel()
+    observer = Observer()
+    queued = [kernel.request(), kernel.request()]  # "run all": sent before the first one fails
+    failing, msgs = kernel.cell(
+        "1/0", [("error", {"ename": "ZeroDivisionError", "evalue": "", "traceback": []})]
+    )
+    assert failing["date"] >= queued[1]["date"]
+    (failed,) = feed(observer, msgs)
+    assert failed.status == "error"
+    for parent in queued:
+        (aborted,) = feed(
+            observer,
+            [
+                kernel.msg("status", {"execution_state": "busy"}, parent),
+                kernel.msg("status", {"execution_state": "idle"}, parent),
+            ],
+        )
+        assert aborted.status == "aborted" and not aborted.silent and aborted.code is None
+    later = kernel.request()  # a variable explorer polling after the error was shown
+    (poll,) = feed(
+        observer,
+        [
+            kernel.msg("status", {"execution_state": "busy"}, later),
+            kernel.msg("status", {"execution_state": "idle"}, later),
+        ],
+    )
+    assert poll.silent
 
 
 def test_attaching_in_the_middle_of_a_cell_gives_a_partial_record() -> None:

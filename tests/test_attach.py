@@ -1,0 +1,314 @@
+"""`gclog attach`: observing kernels that other clients drive, as front ends drive them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from helpers import DrivenKernel, Env, by_type, cells_of, one_line_error, wait_for_session
+
+
+@pytest.fixture
+def kernel(env: Env, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", env.vars["JUPYTER_RUNTIME_DIR"])
+    driven = DrivenKernel(env)
+    yield driven
+    driven.shutdown()
+
+
+def stop(proc: subprocess.Popen[str], sig: int = signal.SIGINT) -> tuple[int, str]:
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=30)
+    return proc.returncode, stderr
+
+
+def _reply_duration(reply: dict[str, object]) -> float:
+    header = reply["header"]
+    metadata = reply["metadata"]
+    assert isinstance(header, dict) and isinstance(metadata, dict)
+    started = metadata["started"]
+    if isinstance(started, str):
+        started = datetime.fromisoformat(started.replace("Z", "+00:00"))
+    return (header["date"] - started).total_seconds()
+
+
+def test_attach_records_every_cell_another_client_runs(env: Env, kernel: DrivenKernel) -> None:
+    proc = env.popen("attach", kernel.kernel_id)
+    entry = wait_for_session(env)
+    replies = [
+        kernel.execute("print('hello')"),
+        kernel.execute("import time\ntime.sleep(0.4)"),
+        kernel.execute("raise ValueError('nope')"),
+        kernel.execute("x = 6 * 7\nx"),
+    ]
+    # Traffic that is not a cell: completion, inspection, kernel_info, a silent execution.
+    kernel.client.complete("pri", 3)
+    kernel.client.inspect("print", 5)
+    kernel.client.kernel_info()
+    kernel.execute("_ = 1", silent=True)
+    time.sleep(1.0)
+    code, stderr = stop(proc)
+    assert code == 0, stderr
+    records = env.records(entry["session_id"])
+    cells = by_type(records, "cell")
+    assert [c["code"] for c in cells] == [
+        "print('hello')",
+        "import time\ntime.sleep(0.4)",
+        "raise ValueError('nope')",
+        "x = 6 * 7\nx",
+    ]
+    assert [c["status"] for c in cells] == ["ok", "ok", "error", "ok"]
+    assert [c["execution_count"] for c in cells] == [
+        r["content"]["execution_count"] for r in replies
+    ]
+    assert cells[0]["output"]["stdout"] == "hello\n"
+    assert cells[2]["error"]["ename"] == "ValueError"
+    assert cells[3]["output"]["result"] == "42"
+    for cell, reply in zip(cells, replies, strict=True):
+        assert cell["source"] == "attach" and not cell["partial"]
+        # Our busy→idle duration against the kernel's own execute_reply timing, and the client's.
+        assert abs(cell["duration_s"] - _reply_duration(reply)) < 0.05
+        assert abs(cell["duration_s"] - reply["_wall_s"]) < 0.05 + 0.05
+    end = records[-1]
+    assert end["event_type"] == "session_end" and end["reason"] == "detached"
+    assert end["silent_executions"] == 1
+    start = records[0]
+    assert start["source"] == "attach" and start["kernel"]["name"] == "python3"
+    assert "observing kernel" in stderr and "4 cells recorded" in stderr
+
+
+def test_attach_never_sends_anything_to_the_kernel(env: Env, kernel: DrivenKernel) -> None:
+    before = kernel.execute("1").get("content", {}).get("execution_count")
+    proc = env.popen("attach", str(kernel.connection_file))
+    wait_for_session(env)
+    time.sleep(1.0)
+    stop(proc)
+    # Had gclog executed anything, the kernel's execution counter would have moved.
+    assert kernel.execute("2")["content"]["execution_count"] == before + 1
+
+
+def test_attaching_in_the_middle_of_a_cell_records_a_partial_cell(
+    env: Env, kernel: DrivenKernel
+) -> None:
+    msg_id = kernel.client.execute(
+        "import time\nfor i in range(30):\n    print(i, flush=True)\n    time.sleep(0.1)"
+    )
+    time.sleep(1.0)
+    proc = env.popen("attach", kernel.kernel_id[:8])
+    entry = wait_for_session(env)
+    while True:
+        reply = kernel.client.get_shell_msg(timeout=60)
+        if reply["parent_header"]["msg_id"] == msg_id:
+            break
+    time.sleep(0.5)
+    stop(proc)
+    (cell,) = cells_of(env, entry["session_id"])
+    assert cell["partial"] is True
+    assert cell["code"] is None  # never invented
+    assert cell["output"]["stdout"].rstrip().endswith("29")
+    assert not cell["output"]["stdout"].startswith("0\n")
+
+
+def test_aborted_cells_after_an_error_are_recorded_without_code(
+    env: Env, kernel: DrivenKernel
+) -> None:
+    proc = env.popen("attach", kernel.kernel_id)
+    entry = wait_for_session(env)
+    ids = [kernel.client.execute(code) for code in ("1/0", "print('a')", "print('b')")]
+    seen: set[str] = set()
+    while not set(ids) <= seen:  # earlier replies (kernel_info at start) may be queued too
+        msg = kernel.client.get_shell_msg(timeout=60)
+        seen.add(msg["parent_header"]["msg_id"])
+    time.sleep(1.0)
+    stop(proc)
+    cells = cells_of(env, entry["session_id"])
+    assert [c["status"] for c in cells] == ["error", "aborted", "aborted"]
+    assert [c["code"] for c in cells] == ["1/0", None, None]
+
+
+def test_kernel_restart_is_recorded_and_observation_continues(
+    env: Env, kernel: DrivenKernel
+) -> None:
+    proc = env.popen("attach", kernel.kernel_id)
+    entry = wait_for_session(env)
+    kernel.execute("print('before')")
+    old_pid = kernel.pid
+    kernel.manager.restart_kernel(now=False)
+    kernel.client.wait_for_ready(timeout=60)
+    assert kernel.pid != old_pid
+    kernel.execute("print('after')")
+    time.sleep(1.0)
+    code, stderr = stop(proc)
+    assert code == 0, stderr
+    records = env.records(entry["session_id"])
+    assert [
+        (r["event_type"], r.get("event")) for r in records if r["event_type"] in ("cell", "kernel")
+    ] == [("cell", None), ("kernel", "restarted"), ("cell", None)]
+    assert [c["output"]["stdout"] for c in by_type(records, "cell")] == ["before\n", "after\n"]
+
+
+def test_kernel_death_while_observed_ends_the_session(env: Env, kernel: DrivenKernel) -> None:
+    proc = env.popen("attach", kernel.kernel_id, env={"GCLOG_RESTART_GRACE": "2"})
+    entry = wait_for_session(env)
+    kernel.execute("print('alive')")
+    kernel.client.execute("import os; os._exit(1)")
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3, stderr
+    records = env.records(entry["session_id"])
+    assert ("kernel", "died") in [(r["event_type"], r.get("event")) for r in records]
+    assert records[-1]["reason"] == "kernel_died"
+    assert by_type(records, "cell")[0]["output"]["stdout"] == "alive\n"
+
+
+def test_kernel_shutdown_ends_the_session_cleanly(env: Env, kernel: DrivenKernel) -> None:
+    proc = env.popen("attach", kernel.kernel_id)
+    entry = wait_for_session(env)
+    kernel.execute("1")
+    kernel.manager.shutdown_kernel(now=False)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    records = env.records(entry["session_id"])
+    assert [r.get("event") for r in by_type(records, "kernel")] == ["shutdown"]
+    assert records[-1]["reason"] == "completed"
+
+
+def test_attaching_twice_says_so_and_does_not_double_record(env: Env, kernel: DrivenKernel) -> None:
+    first = env.popen("attach", kernel.kernel_id)
+    entry = wait_for_session(env)
+    second = env.gclog("attach", kernel.kernel_id, timeout=60)
+    assert second.returncode == 0
+    assert "already observed by session " + entry["session_id"] in second.stderr
+    kernel.execute("print('once')")
+    time.sleep(1.0)
+    stop(first)
+    records = env.records()
+    assert len({r["session_id"] for r in records}) == 1
+    assert len(by_type(records, "cell")) == 1
+
+
+def test_detach_status_and_stop(env: Env, kernel: DrivenKernel) -> None:
+    started = env.gclog("attach", kernel.kernel_id, "--detach", timeout=60)
+    assert started.returncode == 0, started.stderr
+    assert "in the background" in started.stderr
+    session_id = started.stderr.split("(session ")[1].split(",")[0]
+    kernel.execute("print('seen in the background')")
+    deadline = time.monotonic() + 30
+    while True:  # the registry entry is refreshed every couple of seconds, not every cell
+        state = json.loads(env.gclog("status", "--json").stdout)
+        (live,) = state["sessions"]
+        if live["cells"] == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert live["session_id"] == session_id and live["source"] == "attach" and live["alive"]
+    assert live["cells"] == 1 and live["kernel_id"] == kernel.kernel_id
+    assert state["unobserved_kernels"] == []
+    table = env.gclog("status")
+    assert session_id[:8] in table.stdout and "Live sessions" in table.stdout
+    stopped = env.gclog("stop", session_id[:8], timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
+    records = env.records(session_id)
+    assert records[-1]["reason"] == "detached"
+    assert json.loads(env.gclog("status", "--json").stdout)["sessions"] == []
+
+
+def test_status_lists_kernels_nobody_observes_and_cleans_up_dead_sessions(
+    env: Env, kernel: DrivenKernel
+) -> None:
+    sessions = env.home / "sessions"
+    sessions.mkdir(parents=True)
+    (sessions / "dead-session.json").write_text(
+        json.dumps(
+            {
+                "session_id": "dead-session",
+                "source": "attach",
+                "pid": 999_999_999,
+                "pid_started": 0.0,
+                "started_at": 0.0,
+            }
+        )
+    )
+    state = json.loads(env.gclog("status", "--json").stdout)
+    assert [s["session_id"] for s in state["dead_sessions"]] == ["dead-session"]
+    assert not (sessions / "dead-session.json").exists()
+    (unobserved,) = state["unobserved_kernels"]
+    assert unobserved["kernel_id"] == kernel.kernel_id and unobserved["pid"] == kernel.pid
+    assert unobserved["attach"] == f"gclog attach {kernel.kernel_id}"
+    text = env.gclog("status").stdout
+    assert f"gclog attach {kernel.kernel_id}" in text
+
+
+# -- bad targets: one line, exit 2 ---------------------------------------------------------------------
+
+
+def test_unknown_kernel_id(env: Env) -> None:
+    result = env.gclog("attach", "0123456789abcdef")
+    assert result.returncode == 2
+    assert "no kernel matches" in one_line_error(result.stderr)
+
+
+def test_ambiguous_prefix(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = Path(env.vars["JUPYTER_RUNTIME_DIR"])
+    runtime.mkdir(parents=True)
+    for kid in ("abc11111", "abc22222"):
+        (runtime / f"kernel-{kid}.json").write_text("{}")
+    result = env.gclog("attach", "abc")
+    assert result.returncode == 2
+    assert "matches 2 kernels" in one_line_error(result.stderr)
+
+
+def test_stale_connection_file(env: Env) -> None:
+    runtime = Path(env.vars["JUPYTER_RUNTIME_DIR"])
+    runtime.mkdir(parents=True)
+    stale = runtime / "kernel-stale.json"
+    stale.write_text(
+        json.dumps(
+            {
+                "ip": "127.0.0.1",
+                "transport": "tcp",
+                "iopub_port": 1,
+                "hb_port": 2,
+                "shell_port": 3,
+                "control_port": 4,
+                "stdin_port": 5,
+                "key": "k",
+                "signature_scheme": "hmac-sha256",
+            }
+        )
+    )
+    result = env.gclog("attach", "stale")
+    assert result.returncode == 2
+    assert "not running" in one_line_error(result.stderr)
+
+
+def test_connection_file_that_is_not_json(env: Env) -> None:
+    path = env.root / "kernel-broken.json"
+    path.write_text("ports: many")
+    result = env.gclog("attach", str(path))
+    assert result.returncode == 2
+    assert "not a kernel connection file" in one_line_error(result.stderr)
+
+
+def test_no_kernel_named(env: Env) -> None:
+    result = env.gclog("attach")
+    assert result.returncode == 2
+    assert "--existing" in one_line_error(result.stderr)
+    none = env.gclog("attach", "--existing")
+    assert none.returncode == 2 and "no kernels found" in one_line_error(none.stderr)
+
+
+def test_existing_picks_the_most_recent_kernel(env: Env, kernel: DrivenKernel) -> None:
+    proc = env.popen("attach", "--existing")
+    entry = wait_for_session(env)
+    assert entry["kernel_id"] == kernel.kernel_id
+    stop(proc)
+
+
+def test_stop_unknown_session(env: Env) -> None:
+    result = env.gclog("stop", "nope")
+    assert result.returncode == 2
+    assert "no session matches" in one_line_error(result.stderr)

@@ -1,0 +1,103 @@
+"""`%load_ext gclog` in a notebook executed by other tools (nbconvert, nbclient), not by gclog."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbformat
+from helpers import Env, by_type, write_notebook
+
+
+def test_every_cell_between_load_and_unload_is_recorded(env: Env) -> None:
+    path = write_notebook(
+        env.root / "n.ipynb",
+        "%load_ext gclog",
+        "print('one')",
+        "x = 20\nx + 22",
+        "import time; time.sleep(0.2)",
+        "%load_ext gclog",  # loading twice is harmless
+        "1/0",
+        "print('last')",
+        "%unload_ext gclog",
+        "print('not recorded')",
+    )
+    # raises-exception lets nbconvert carry on past the 1/0 cell
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[5].metadata["tags"] = ["raises-exception"]
+    nbformat.write(nb, path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            str(path),
+            "--output",
+            "n.out.ipynb",
+        ],
+        env=env.vars,
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    out = nbformat.read(env.root / "n.out.ipynb", as_version=4)
+    loaded = "".join(o.get("text", "") for o in out.cells[0].outputs)
+    assert "gclog records how this notebook is used" in loaded  # the disclosure
+    assert "%unload_ext gclog" in loaded and "observing this kernel" in loaded
+    assert "gclog records how" not in "".join(o.get("text", "") for o in out.cells[4].outputs)
+    unloaded = out.cells[7].outputs[0]["data"]["text/plain"]
+    assert unloaded.startswith("gclog: stopped observing this kernel")
+
+    records = env.records()
+    assert len({r["session_id"] for r in records}) == 1
+    assert {r["source"] for r in records} == {"extension"}
+    cells = by_type(records, "cell")
+    assert cells[0]["partial"]  # the %load_ext cell was running when the sidecar subscribed
+    assert [c["code"] for c in cells[1:]] == [
+        "print('one')",
+        "x = 20\nx + 22",
+        "import time; time.sleep(0.2)",
+        "%load_ext gclog",
+        "1/0",
+        "print('last')",
+    ]
+    assert [c["status"] for c in cells[1:]] == ["ok", "ok", "ok", "ok", "error", "ok"]
+    end = records[-1]
+    assert end["event_type"] == "session_end" and end["reason"] == "unloaded"
+    # nothing after %unload_ext
+    assert "not recorded" not in str(records)
+
+
+def test_nbclient_and_opt_out(env: Env) -> None:
+    from nbclient import NotebookClient
+
+    path = write_notebook(
+        env.root / "n.ipynb", "%load_ext gclog", "print('hi')", "%unload_ext gclog"
+    )
+    nb = nbformat.read(path, as_version=4)
+    import os
+
+    saved = dict(os.environ)
+    os.environ.update(env.vars)
+    try:
+        NotebookClient(
+            nb, kernel_name="python3", resources={"metadata": {"path": str(env.root)}}
+        ).execute()
+        assert [c["code"] for c in by_type(env.records(), "cell")][-1] == "print('hi')"
+        os.environ["GCLOG_DISABLED"] = "1"
+        before = len(env.records())
+        fresh = nbformat.read(path, as_version=4)
+        NotebookClient(
+            fresh, kernel_name="python3", resources={"metadata": {"path": str(env.root)}}
+        ).execute()
+        assert "GCLOG_DISABLED is set" in fresh.cells[0].outputs[0]["text"]
+        assert len(env.records()) == before
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
