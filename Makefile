@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE := examples/tour.ipynb
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench completions clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ format: $(STAMP)
 ## bench: gclog side by side with papermill, nbconvert and a bare jupyter_client loop
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## completions: regenerate the shell completion scripts in completions/
+completions: $(STAMP)
+	$(BIN)/gclog completion bash > completions/gclog.bash
+	$(BIN)/gclog completion zsh > completions/_gclog
+	$(BIN)/gclog completion fish > completions/gclog.fish
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache

@@ -111,8 +111,22 @@ def export(session_id: str | None, last: bool, output: Path | None) -> int:
     return export_records(Paths.from_env(), session_id, last, output)
 
 
+def _complete_kernels(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Kernel ids of the running kernels in the Jupyter runtime directory."""
+    from click.shell_completion import CompletionItem
+
+    from gclog.connect import kernel_id_of, running_connection_files
+
+    items = []
+    for path in running_connection_files():
+        kernel_id = kernel_id_of(path)
+        if kernel_id and kernel_id.startswith(incomplete):
+            items.append(CompletionItem(kernel_id, help=str(path)))
+    return items
+
+
 @cli.command()
-@click.argument("kernel", required=False)
+@click.argument("kernel", required=False, shell_complete=_complete_kernels)
 @click.option("--existing", is_flag=True, help="Without KERNEL: the most recently started kernel.")
 @click.option("--detach", is_flag=True, help="Observe in the background; `gclog stop` ends it.")
 @click.option("--privacy", type=click.Choice(PRIVACY_LEVELS), help="Privacy level of the records.")
@@ -195,6 +209,45 @@ def status(as_json: bool) -> int:
     from gclog.status import show
 
     return show(Paths.from_env(), _stdout_console(), as_json)
+
+
+@cli.command()
+@click.option("--athena", is_flag=True, help="Print a CREATE EXTERNAL TABLE statement instead.")
+@click.option("--table", default="gclog_events", show_default=True, help="Athena table name.")
+@click.option(
+    "--location",
+    default="s3://YOUR-BUCKET/gclog/",
+    show_default=True,
+    help="S3 prefix Firehose delivers to.",
+)
+def schema(athena: bool, table: str, location: str) -> int:
+    """Print the JSON Schema of every record type (or the Athena DDL for them)."""
+    import json
+
+    from gclog.schema import athena_ddl, record_schemas
+
+    click.echo(athena_ddl(table, location) if athena else json.dumps(record_schemas(), indent=2))
+    return 0
+
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def completion_script(shell: str) -> str:
+    """The shell's completion script, as click generates it for the `gclog` command."""
+    from click.shell_completion import get_completion_class
+
+    completer = get_completion_class(shell)
+    assert completer is not None
+    return completer(cli, {}, "gclog", "_GCLOG_COMPLETE").source()
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion(shell: str) -> int:
+    """Print the completion script for SHELL (see the README to install it)."""
+    click.echo(completion_script(shell))
+    return 0
 
 
 def _stdout_console() -> Any:

@@ -2,10 +2,9 @@
 
 Records are plain dicts (JSON-ready, no conversion on the hot path) typed as TypedDicts. Each
 field's ``Annotated`` string is its documentation; ``gclog schema`` turns the classes into
-JSON Schema.
+JSON Schema. (No ``from __future__ import annotations`` here: TypedDict needs real annotations
+to tell ``NotRequired`` fields from required ones.)
 """
-
-from __future__ import annotations
 
 import sys
 from datetime import datetime, timezone
@@ -132,11 +131,11 @@ class KernelEvent(Envelope):
 
 
 class CellCounts(TypedDict):
-    total: int
-    ok: int
-    error: int
-    interrupted: int
-    aborted: int
+    total: Annotated[int, "Cells recorded in the session"]
+    ok: Annotated[int, "Cells that ran to the end"]
+    error: Annotated[int, "Cells that raised"]
+    interrupted: Annotated[int, "Cells interrupted (Ctrl-C, a timeout, a front end's stop button)"]
+    aborted: Annotated[int, "Cells the kernel skipped because an earlier one failed"]
 
 
 class SessionEnd(Envelope):
