@@ -212,6 +212,29 @@ def status(as_json: bool) -> int:
 
 
 @cli.command()
+@click.option("--session", "session_id", help="This session (an id or a unique prefix).")
+@click.option("--last", is_flag=True, help="The most recent session (the default).")
+@click.option("--html", "html_path", type=click.Path(path_type=Path),
+              help="Also write a self-contained HTML timeline to FILE.")
+def report(session_id: str | None, last: bool, html_path: Path | None) -> int:
+    """Summarise one session: cells, errors, resources, accelerators, upload state."""
+    from gclog.export import resolve_session
+    from gclog.report import html, session, terminal
+    from gclog.store import Store
+
+    paths = Paths.from_env()
+    with Store(paths.store) as store:
+        wanted = resolve_session(store, session_id, last or session_id is None)
+        assert wanted is not None
+        view = session.load(store, wanted)
+    terminal.render(view, _stdout_console())
+    if html_path is not None:
+        html.write(view, html_path)
+        _stderr_console().print(f"gclog: wrote {html_path}", soft_wrap=True)
+    return 0
+
+
+@cli.command()
 @click.option("--athena", is_flag=True, help="Print a CREATE EXTERNAL TABLE statement instead.")
 @click.option("--table", default="gclog_events", show_default=True, help="Athena table name.")
 @click.option(

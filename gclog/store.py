@@ -154,6 +154,15 @@ class Store:
             )
         ]
 
+    def delivery_counts(self, session_id: str) -> tuple[int, int]:
+        """(delivered, undelivered) records of one session."""
+        delivered, undelivered = self._query(
+            "SELECT COUNT(delivered_at), COUNT(*) - COUNT(delivered_at) FROM records"
+            " WHERE session_id = ?",
+            (session_id,),
+        )[0]
+        return int(delivered), int(undelivered)
+
     def counts(self) -> dict[str, int]:
         total, undelivered = self._query(
             "SELECT COUNT(*), COUNT(*) - COUNT(delivered_at) FROM records"

@@ -1,0 +1,1 @@
+"""``gclog report``: one session, summarised for people — in the terminal, or as an HTML timeline."""
