@@ -8,6 +8,7 @@ recorder as ``gclog run``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -386,6 +387,11 @@ def attach(
         recorder.end(reason)
         recorder.close()
         registry.unlock_kernel(str(target.connection_file))
+        if ready_pipe:  # a sidecar's log is kept only if it has something to say
+            log = paths.state_dir / "logs" / f"{recorder.session.id}.log"
+            with contextlib.suppress(OSError):
+                if log.stat().st_size == 0:
+                    log.unlink()
     view.note(
         f"{outcome.message}; {len(recorder.cells)} cells recorded "
         f"(gclog export --session {recorder.session.id})"

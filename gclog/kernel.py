@@ -12,6 +12,7 @@ import logging
 import signal
 import subprocess
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import IO, Any
 
 from jupyter_client import BlockingKernelClient, KernelManager
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_core.paths import jupyter_runtime_dir
 
 from gclog.errors import GclogError
 
@@ -118,7 +120,14 @@ def start(
         raise GclogError(
             f"no kernel named {name!r} is installed (available: {available})"
         ) from None
-    manager = KernelManager(kernel_name=name)
+    # In the runtime directory, as jupyter_server does: `gclog status` and `attach` can find it.
+    runtime = Path(jupyter_runtime_dir())
+    try:
+        runtime.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GclogError(f"cannot use the Jupyter runtime directory {runtime}: {exc}") from None
+    connection_file = runtime / f"kernel-{uuid.uuid4()}.json"
+    manager = KernelManager(kernel_name=name, connection_file=str(connection_file))
     try:
         manager.start_kernel(cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     except Exception as exc:

@@ -134,10 +134,13 @@ class Runner:
                 self.settings.startup_timeout,
                 on_output=lambda line: self.progress.note(f"kernel: {line}"),
             )
+            # The kernel is ours: a `gclog attach` of it would record every cell twice.
+            recorder.registry.lock_kernel(kernel.manager.connection_file)
             try:
                 with self.signals.installed():
                     return self._execute(nb, cells, kernel, recorder, output)
             finally:
+                recorder.registry.unlock_kernel(kernel.manager.connection_file)
                 kernel.shutdown()
         finally:
             recorder.close()

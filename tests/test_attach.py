@@ -312,3 +312,23 @@ def test_stop_unknown_session(env: Env) -> None:
     result = env.gclog("stop", "nope")
     assert result.returncode == 2
     assert "no session matches" in one_line_error(result.stderr)
+
+
+def test_a_kernel_gclog_run_owns_is_not_observed_twice(env: Env) -> None:
+    from helpers import write_notebook
+
+    marker = env.root / "started"
+    nb = write_notebook(
+        env.root / "n.ipynb", f"import time\nopen({str(marker)!r}, 'w').close()\ntime.sleep(60)"
+    )
+    run = env.popen("run", str(nb))
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.05)
+    second = env.gclog("attach", "--existing", timeout=60)
+    assert second.returncode == 0
+    assert "already observed by session" in second.stderr
+    run.send_signal(signal.SIGINT)
+    run.communicate(timeout=30)
+    assert {r["source"] for r in env.records()} == {"run"}
