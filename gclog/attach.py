@@ -38,6 +38,7 @@ from gclog.registry import AlreadyObserved, Registry
 from gclog.signals import SignalFlag
 
 POLL_MS = 100
+OBSERVER_NICENESS = 10
 WELCOME_TIMEOUT_S = 2.0  # kernels before ipykernel 7 never send iopub_welcome
 ANNOUNCED_RESTART_S = 60.0  # a requested restart: wait as long as a kernel may take to start
 HEARTBEAT_EVERY_S = 1.0
@@ -63,6 +64,7 @@ class Subscription:
         self.topic = f"gclog-{uuid.uuid4().hex}"
         self.socket = zmq.Context.instance().socket(zmq.SUB)
         self.socket.linger = 0
+        self.socket.rcvhwm = 0  # never drop a message on our side, however far behind we fall
         self.socket.setsockopt(zmq.SUBSCRIBE, b"")
         self.socket.setsockopt(zmq.SUBSCRIBE, self.topic.encode())
         self.socket.connect(f"{info['transport']}://{info['ip']}:{info['iopub_port']}")
@@ -355,6 +357,10 @@ def attach(
 ) -> int:
     """Observe a kernel in the foreground until it ends or we are stopped; the exit code."""
     target = open_target(kernel, existing, kernel_pid)
+    with contextlib.suppress(OSError):
+        # The observer yields the CPU to the kernel and its front end: it needs ~1 ms per cell,
+        # and its socket keeps what arrives while it waits.
+        os.nice(OBSERVER_NICENESS)
     registry = Registry(paths)
     try:
         registry.lock_kernel(str(target.connection_file))
