@@ -7,6 +7,7 @@ a session (metric samplers, the shipper) start and stop here too, so no entry po
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from gclog.config import Paths, Settings
 from gclog.identity import Identity
 from gclog.observer import Execution
 from gclog.records import EndReason, KernelInfo, NotebookInfo, Source
+from gclog.samplers.base import Context
+from gclog.samplers.pool import PoolSettings, SamplerPool, warn_on_stderr
 from gclog.session import Session, host_info
 from gclog.store import Store
 
@@ -45,28 +48,63 @@ class Recorder:
         self.identity = Identity.load_or_create(paths.identity)
         self.session = Session(source, self.store, self.identity, notebook_path=notebook_path)
         self.cells: list[dict[str, Any]] = []
+        self.metrics: SamplerPool | None = None
 
     def start(
-        self, kernel_name: str | None, kernel_info: dict[str, Any], notebook: NotebookInfo
+        self,
+        kernel_name: str | None,
+        kernel_info: dict[str, Any],
+        notebook: NotebookInfo,
+        kernel_pid: int | None = None,
+        warn: Callable[[str], None] = warn_on_stderr,
     ) -> dict[str, Any]:
-        return self.session.start(
+        """Emit session_start; the metric samplers start here and run until :meth:`end`.
+
+        ``kernel_pid`` is the kernel process whose tree the cells' resources come from;
+        ``warn`` shows a sampler's one warning when it is switched off.
+        """
+        self.metrics = SamplerPool(
+            PoolSettings.from_settings(self.settings), Context(kernel_pid=kernel_pid), warn=warn
+        )
+        record = self.session.start(
             kernel=kernel_facts(kernel_name, kernel_info),
             notebook=notebook,
             host=host_info(),
             privacy=self.settings.privacy,
+            metrics=self.metrics.start(),
         )
+        self.metrics.publish(lambda fields: self.session.emit("metrics", fields))
+        return record
+
+    def cell_started(self, execution: Execution) -> None:
+        """The kernel took the cell (run: request sent; attach: iopub busy): resources from now."""
+        if self.metrics is not None:
+            self.metrics.cell_started(execution.msg_id)
 
     def cell_finished(self, execution: Execution) -> dict[str, Any]:
-        record = self.session.cell(execution.cell_fields())
+        fields = execution.cell_fields()
+        resources = self.metrics.cell_finished(execution.msg_id) if self.metrics else None
+        if resources is not None:
+            fields["resources"] = resources
+        record = self.session.cell(fields)
         self.cells.append(record)
         return record
+
+    def kernel_changed(self, kernel_pid: int | None) -> None:
+        """The kernel restarted as a new process: sample that one from now on."""
+        if self.metrics is not None:
+            self.metrics.kernel_changed(kernel_pid)
 
     def kernel_event(self, **fields: Any) -> dict[str, Any]:
         return self.session.kernel_event(**fields)
 
     def end(self, reason: EndReason) -> dict[str, Any]:
+        if self.metrics is not None:
+            self.metrics.stop()  # its last window is recorded before session_end
         return self.session.end(reason)
 
     def close(self) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
         self.session.flush()
         self.store.close()
