@@ -265,6 +265,50 @@ def test_failing_and_hanging_sources_are_switched_off_alone() -> None:
     assert final["ticker"]["on"] is True
 
 
+class EdgeCounter(Sampler):
+    name = "process"  # what per-cell attribution reads
+    follows_cells = True
+    read_at_cell_edges = True
+    calls = 0
+
+    def sample(self) -> Reading:
+        EdgeCounter.calls += 1
+        return {"process.cpu_seconds_total": EdgeCounter.calls / 100, "process.rss_bytes": 1}
+
+
+class AcceleratorCounter(Sampler):
+    name = "accel"
+    follows_cells = True
+    calls = 0
+
+    def sample(self) -> Reading:
+        AcceleratorCounter.calls += 1
+        return {"accel.0.power_w": 10.0}
+
+
+def test_back_to_back_cells_cost_one_reading_each() -> None:
+    EdgeCounter.calls = AcceleratorCounter.calls = 0
+    settings = PoolSettings(interval_s=60, busy_interval_s=0.5, window_s=60)
+    pool = SamplerPool(settings, Context(), sources=[EdgeCounter, AcceleratorCounter])
+    pool.start()
+    assert (EdgeCounter.calls, AcceleratorCounter.calls) == (1, 1)  # the first readings
+    started = time.monotonic()
+    resources = []
+    for n in range(100):
+        pool.cell_started(str(n))
+        resources.append(pool.cell_finished(str(n)))
+    elapsed = time.monotonic() - started
+    pool.stop()
+    # Cell 1 reads at its start and end; every later one only at its end (the previous end, a
+    # few milliseconds old, is its start). Busy-schedule readings may add one per 0.5 s.
+    busy_readings = int(elapsed / 0.5) + 2
+    assert 101 <= EdgeCounter.calls - 1 <= 101 + busy_readings + 1  # + the last one at stop
+    # Accelerators are not read once per cell: at most once per busy interval.
+    assert AcceleratorCounter.calls <= 2 + busy_readings + 1
+    for cell in resources:
+        assert cell is not None and cell["samples"] >= 2 and cell["cpu_seconds"] is not None
+
+
 def test_metrics_switched_off_by_setting_start_nothing() -> None:
     pool = SamplerPool(
         PoolSettings(sources="none", off_reason="switched off (flag --no-metrics)"), Context()

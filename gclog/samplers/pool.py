@@ -120,6 +120,7 @@ class _Source(threading.Thread):
         self.lock = threading.Lock()  # one call into the sampler at a time
         self.readings: list[Reading] = []  # this window's, guarded by pool.lock
         self.last: tuple[float, Reading] | None = None  # when, and the latest reading
+        self.on_busy_schedule = False  # whether its current wait is the busy interval
         self.failures = 0
         self.sampling_since: float | None = None
         self.fields_off: dict[str, str] = {}  # the sampler's, as of its last reading
@@ -156,6 +157,7 @@ class _Source(threading.Thread):
         settings = self.pool.settings
         while not (self.pool.stopping.is_set() or self.now.is_set()):
             busy = self.sampler.follows_cells and self.pool.cells_running()
+            self.on_busy_schedule = busy
             due = since + (settings.busy_interval_s if busy else settings.interval_s)
             if time.monotonic() >= due:
                 return
@@ -302,19 +304,29 @@ class SamplerPool:
         with self.lock:
             self.cells[key] = meter
         for worker in self.workers:
-            if not (worker.on and worker.sampler.follows_cells):
-                continue
-            if worker.sampler.read_at_cell_edges:
-                with self.lock:
-                    recent = worker.last
-                    fresh = recent is not None and time.monotonic() - recent[0] < EDGE_REUSE_S
-                    if fresh:
-                        meter.add(worker.name_, *recent)
-                if not fresh:
-                    worker.sample(wait=EDGE_LOCK_WAIT_S)
-            else:
-                worker.now.set()  # a reading now, whatever the schedule said
-            worker.wake.set()  # then one every busy interval
+            if worker.on and worker.sampler.follows_cells:
+                self._follow(worker, meter)
+
+    def _follow(self, worker: _Source, meter: CellMeter) -> None:
+        """A cell started: give its meter a first reading, and put the source on the busy schedule.
+
+        Many short cells in a row cost little: a reading a few milliseconds old serves as the
+        start, and a thread is woken only when its schedule has to change.
+        """
+        with self.lock:
+            recent = worker.last  # an empty reading (the kernel was gone) is no baseline
+            age = time.monotonic() - recent[0] if recent is not None and recent[1] else math.inf
+            if worker.sampler.read_at_cell_edges and recent is not None and age < EDGE_REUSE_S:
+                meter.add(worker.name_, recent[0], recent[1])
+        if worker.sampler.read_at_cell_edges:
+            if age >= EDGE_REUSE_S:
+                worker.sample(wait=EDGE_LOCK_WAIT_S)
+        elif age >= self.settings.busy_interval_s:
+            worker.now.set()  # a reading now: a short cell gets one too
+            worker.wake.set()
+            return
+        if not worker.on_busy_schedule:
+            worker.wake.set()
 
     def cell_finished(self, key: str) -> CellResources | None:
         with self.lock:
@@ -326,8 +338,8 @@ class SamplerPool:
                 worker.sample(wait=EDGE_LOCK_WAIT_S)
         with self.lock:
             meter = self.cells.pop(key, None)
-        for worker in self.workers:
-            worker.wake.set()  # back to the idle schedule if no other cell runs
+        # No thread is woken: one on the busy schedule takes at most one more reading, then
+        # goes back to the idle one by itself.
         return meter.resources() if meter is not None else None
 
     # -- readings, windows, failures ------------------------------------------------------------
