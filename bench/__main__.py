@@ -8,6 +8,7 @@ import sys
 SUITES = {
     "run": "bench.run_peers",
     "extension": "bench.extension",
+    "sampler_cost": "bench.sampler_cost",
 }
 
 

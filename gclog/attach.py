@@ -35,6 +35,7 @@ from gclog.observer import Execution, KernelRestarted, Observer
 from gclog.recorder import Recorder
 from gclog.records import EndReason, Source
 from gclog.registry import AlreadyObserved, Registry
+from gclog.samplers.pool import describe_setup
 from gclog.signals import SignalFlag
 
 POLL_MS = 100
@@ -195,7 +196,7 @@ class Attachment:
     def _start_session(self) -> None:
         info = self.target.info
         name = info.get("kernel_name") or None
-        self.recorder.start(
+        record = self.recorder.start(
             name,
             {"language_info": {"name": _kernelspec_language(name)}},
             {
@@ -207,8 +208,10 @@ class Attachment:
             kernel_pid=self.target.process.pid if self.target.process else None,
             connection_file=str(self.target.connection_file),
             kernel_id=self.target.kernel_id,
+            warn=lambda message: self.view.note(f"warning: {message}"),
         )
         self.view.started(self.target, self.recorder.session.id)
+        self.view.note(describe_setup(record["metrics"]))
 
     def _handle(self, messages: list[dict[str, Any]]) -> Outcome | None:
         outcome = None
@@ -221,9 +224,13 @@ class Attachment:
             elif msg_type == "display_data" and self._is_stop(msg):
                 outcome = Outcome("unloaded", ExitCode.OK, "stopped by %unload_ext gclog")
             result = self.observer.handle(msg)
+            if msg_type == "status" and content.get("execution_state") == "busy":
+                started = self.observer.running.get((msg.get("parent_header") or {}).get("msg_id"))
+                if started is not None:
+                    self.recorder.cell_started(started)
             if isinstance(result, Execution):
                 if result.silent:
-                    self.recorder.silent_executions += 1
+                    self.recorder.cell_dropped(result)
                 else:
                     self.view.cell(self.recorder.cell_finished(result))
             elif isinstance(result, KernelRestarted):
@@ -242,6 +249,7 @@ class Attachment:
     def _restarted(self) -> None:
         self.restart_announced = self.shutdown_announced = False
         self.target.process = find_kernel_process(self.target.connection_file)
+        self.recorder.kernel_changed(self.target.process.pid if self.target.process else None)
         self.observer.forget_identity()
         self.recorder.kernel_event(event="restarted", exit_code=None, signal=None, cell_index=None)
         self.view.note("the kernel restarted; still observing")

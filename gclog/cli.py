@@ -32,6 +32,44 @@ def cli(debug: bool) -> None:
     """Record how notebooks are used: cells, timings, outcomes, outputs and resources."""
 
 
+def metric_options(command: Any) -> Any:
+    """The metric flags, for every command that observes a kernel (values go to load_settings)."""
+    for option in reversed(
+        [
+            click.option(
+                "--metrics",
+                metavar="SOURCES",
+                help="Metric sources: all (default), none, or some of system,process,ipu,nvidia.",
+            ),
+            click.option("--no-metrics", is_flag=True, help="Sample no metrics (--metrics none)."),
+            click.option(
+                "--metrics-interval", type=float, metavar="S", help="Seconds between readings [2]."
+            ),
+            click.option(
+                "--metrics-busy-interval",
+                type=float,
+                metavar="S",
+                help="Seconds between readings of the kernel's processes during a cell [0.5].",
+            ),
+            click.option(
+                "--metrics-window",
+                type=float,
+                metavar="S",
+                help="Seconds of readings per metrics record [10].",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def metric_flags(flags: dict[str, Any]) -> dict[str, Any]:
+    """The metric flags as settings: --no-metrics is --metrics none."""
+    if flags.pop("no_metrics", False):
+        flags["metrics"] = "none"
+    return flags
+
+
 @cli.command()
 @click.argument("notebook", type=click.Path(path_type=Path, readable=False))
 @click.option(
@@ -50,6 +88,7 @@ def cli(debug: bool) -> None:
 @click.option("--timeout", type=float, help="Interrupt a cell that runs longer (seconds); exit 4.")
 @click.option("--allow-errors", is_flag=True, help="Carry on after a cell raises; exit 0.")
 @click.option("--privacy", type=click.Choice(PRIVACY_LEVELS), help="Privacy level of the records.")
+@metric_options
 def run(
     notebook: Path,
     output: Path | None,
@@ -59,6 +98,7 @@ def run(
     timeout: float | None,
     allow_errors: bool,
     privacy: str | None,
+    **metrics: Any,
 ) -> int:
     """Run NOTEBOOK in a fresh kernel, record every cell, write the executed notebook."""
     from gclog.progress import Summary, make_progress, print_summary
@@ -66,7 +106,7 @@ def run(
 
     if timeout is not None and timeout <= 0:
         raise GclogError("--timeout must be a positive number of seconds")
-    settings = load_settings({"timeout": timeout, "privacy": privacy})
+    settings = load_settings({"timeout": timeout, "privacy": privacy, **metric_flags(metrics)})
     paths = Paths.from_env()
     console = _stderr_console()
     request = RunRequest(
@@ -130,6 +170,7 @@ def _complete_kernels(ctx: click.Context, param: click.Parameter, incomplete: st
 @click.option("--existing", is_flag=True, help="Without KERNEL: the most recently started kernel.")
 @click.option("--detach", is_flag=True, help="Observe in the background; `gclog stop` ends it.")
 @click.option("--privacy", type=click.Choice(PRIVACY_LEVELS), help="Privacy level of the records.")
+@metric_options
 @click.option("--ready-pipe", is_flag=True, hidden=True)
 @click.option("--source", type=click.Choice(["attach", "extension"]), default="attach", hidden=True)
 @click.option("--notebook", hidden=True)
@@ -143,6 +184,7 @@ def attach(
     source: str,
     notebook: str | None,
     kernel_pid: int | None,
+    **metrics: Any,
 ) -> int:
     """Observe KERNEL, driven by someone else: a connection file, a kernel id or a unique prefix.
 
@@ -151,7 +193,7 @@ def attach(
     from gclog import attach as attaching
     from gclog.connect import open_target
 
-    settings = load_settings({"privacy": privacy})
+    settings = load_settings({"privacy": privacy, **metric_flags(metrics)})
     paths = Paths.from_env()
     console = _stderr_console()
     if detach:
@@ -214,8 +256,12 @@ def status(as_json: bool) -> int:
 @cli.command()
 @click.option("--session", "session_id", help="This session (an id or a unique prefix).")
 @click.option("--last", is_flag=True, help="The most recent session (the default).")
-@click.option("--html", "html_path", type=click.Path(path_type=Path),
-              help="Also write a self-contained HTML timeline to FILE.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path),
+    help="Also write a self-contained HTML timeline to FILE.",
+)
 def report(session_id: str | None, last: bool, html_path: Path | None) -> int:
     """Summarise one session: cells, errors, resources, accelerators, upload state."""
     from gclog.export import resolve_session

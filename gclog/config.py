@@ -53,6 +53,12 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
+def _metric_sources(text: str) -> str:
+    from gclog.samplers import parse_sources
+
+    return parse_sources(text)
+
+
 def setting(default: Any, help: str, parse: Callable[[str], Any] = str) -> Any:
     return field(default=default, metadata={"help": help, "parse": parse})
 
@@ -78,6 +84,24 @@ class Settings:
         10.0,
         "Seconds an attached observer waits for a dead kernel to be restarted before it ends "
         "(jupyter_server's restarter notices a crash within 3 s).",
+        _positive_float,
+    )
+    metrics: str = setting(
+        "all",
+        "Metric sources to sample: all, none, or some of system, process, ipu, nvidia (comma-separated).",
+        _metric_sources,
+    )
+    metrics_interval: float = setting(
+        2.0, "Seconds between two readings of each metric source.", _positive_float
+    )
+    metrics_busy_interval: float = setting(
+        0.5,
+        "Seconds between readings of the kernel's processes and accelerators while a cell runs.",
+        _positive_float,
+    )
+    metrics_window: float = setting(
+        10.0,
+        "Seconds of readings reduced into one metrics record (mean, max, last).",
         _positive_float,
     )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

@@ -8,6 +8,7 @@ a session (metric samplers, the shipper) start and stop here too, so no entry po
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from gclog.identity import Identity
 from gclog.observer import Execution
 from gclog.records import EndReason, KernelInfo, NotebookInfo, Source
 from gclog.registry import Entry, Registry
+from gclog.samplers.base import Context
+from gclog.samplers.pool import PoolSettings, SamplerPool, warn_on_stderr
 from gclog.session import Session, host_info
 from gclog.store import Store
 
@@ -56,6 +59,7 @@ class Recorder:
         self.entry = Entry.for_this_process(
             self.session.id, source, notebook=str(notebook_path) if notebook_path else None
         )
+        self.metrics: SamplerPool | None = None
 
     def start(
         self,
@@ -65,26 +69,61 @@ class Recorder:
         kernel_pid: int | None = None,
         connection_file: str | None = None,
         kernel_id: str | None = None,
+        warn: Callable[[str], None] = warn_on_stderr,
     ) -> dict[str, Any]:
+        """Emit session_start; the metric samplers start here and run until :meth:`end`.
+
+        ``kernel_pid`` is the kernel process whose tree the cells' resources come from;
+        ``warn`` shows a sampler's one warning when it is switched off.
+        """
+        self.metrics = SamplerPool(
+            PoolSettings.from_settings(self.settings), Context(kernel_pid=kernel_pid), warn=warn
+        )
         record = self.session.start(
             kernel=kernel_facts(kernel_name, kernel_info),
             notebook=notebook,
             host=host_info(),
             privacy=self.settings.privacy,
+            metrics=self.metrics.start(),
         )
         entry = self.entry
         entry.kernel_name, entry.kernel_pid = kernel_name, kernel_pid
         entry.connection_file, entry.kernel_id = connection_file, kernel_id
+        entry.metric_sources = {
+            name: {"on": source["on"], "reason": source["reason"]}
+            for name, source in record["metrics"]["sources"].items()
+        }
         self._note(record, state="observing")
+        self.metrics.publish(lambda fields: self.session.emit("metrics", fields))
         return record
 
+    def cell_started(self, execution: Execution) -> None:
+        """The kernel took the cell (run: request sent; attach: iopub busy): resources from now."""
+        if self.metrics is not None:
+            self.metrics.cell_started(execution.msg_id)
+
     def cell_finished(self, execution: Execution) -> dict[str, Any]:
-        record = self.session.cell(execution.cell_fields())
+        fields = execution.cell_fields()
+        resources = self.metrics.cell_finished(execution.msg_id) if self.metrics else None
+        if resources is not None:
+            fields["resources"] = resources
+        record = self.session.cell(fields)
         self.cells.append(record)
         self.entry.cells += 1
         self.entry.errors += record["status"] in ("error", "interrupted")
         self._note(record)
         return record
+
+    def cell_dropped(self, execution: Execution) -> None:
+        """A request that is not a cell (sent with silent=True): counted, its meter let go."""
+        self.silent_executions += 1
+        if self.metrics is not None:
+            self.metrics.cell_finished(execution.msg_id)
+
+    def kernel_changed(self, kernel_pid: int | None) -> None:
+        """The kernel restarted as a new process: sample that one from now on."""
+        if self.metrics is not None:
+            self.metrics.kernel_changed(kernel_pid)
 
     def kernel_event(self, **fields: Any) -> dict[str, Any]:
         record = self.session.kernel_event(**fields)
@@ -92,6 +131,8 @@ class Recorder:
         return record
 
     def end(self, reason: EndReason) -> dict[str, Any]:
+        if self.metrics is not None:
+            self.metrics.stop()  # its last window is recorded before session_end
         record = self.session.end(reason, silent_executions=self.silent_executions)
         self._note(record, state="ending")
         return record
@@ -119,6 +160,8 @@ class Recorder:
             self.registry.write(self.entry)
 
     def close(self) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
         self.registry.remove(self.session.id)
         self.session.flush()
         self.store.close()

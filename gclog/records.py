@@ -8,7 +8,7 @@ to tell ``NotRequired`` fields from required ones.)
 
 import sys
 from datetime import datetime, timezone
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 if sys.version_info >= (3, 11):
     from typing import NotRequired
@@ -66,11 +66,30 @@ class HostInfo(TypedDict):
     memory_total_bytes: Annotated[int | None, "Physical memory"]
 
 
+class MetricSource(TypedDict):
+    on: Annotated[bool, "Whether the source is sampled in this session"]
+    reason: Annotated[str | None, "Why the source is off (None when it is on)"]
+    facts: Annotated[dict[str, Any], "Static facts the source reported once (board types, totals)"]
+    fields_off: Annotated[
+        dict[str, str], "Fields switched off alone because their call failed, with why"
+    ]
+
+
+class MetricsSetup(TypedDict):
+    interval_s: Annotated[float, "Seconds between two readings of a source"]
+    busy_interval_s: Annotated[
+        float, "Seconds between readings of the kernel's processes and accelerators during a cell"
+    ]
+    window_s: Annotated[float, "Seconds of readings reduced into one metrics record"]
+    sources: Annotated[dict[str, MetricSource], "Every metric source gclog knows: on, or why off"]
+
+
 class SessionStart(Envelope):
     kernel: KernelInfo
     notebook: NotebookInfo
     host: HostInfo
     privacy: Annotated[str, "Privacy level the session records at: full, redacted or metadata"]
+    metrics: Annotated[MetricsSetup, "Which metric sources are on, and why any is off"]
 
 
 class ImageSummary(TypedDict):
@@ -101,6 +120,37 @@ class CellTimes(TypedDict):
     ended_at: Annotated[str | None, "When the kernel went idle after it"]
 
 
+class Spread(TypedDict):
+    mean: Annotated[float, "Mean of the readings"]
+    max: Annotated[float, "Largest reading"]
+
+
+class CellResources(TypedDict):
+    samples: Annotated[
+        int, "Readings of the kernel's process tree in the cell, start and end included"
+    ]
+    cpu_seconds: Annotated[
+        float | None, "CPU time the kernel and its child processes used during the cell"
+    ]
+    cpu_percent_mean: Annotated[
+        float | None, "cpu_seconds over the cell's duration, % of one core (None if under 0.25 s)"
+    ]
+    cpu_percent_peak: Annotated[float | None, "Highest CPU % over any 0.25 s or longer stretch"]
+    rss_start_bytes: Annotated[
+        int | None, "Resident memory of the process tree when the cell began"
+    ]
+    rss_peak_bytes: Annotated[int | None, "Highest resident memory of the tree during the cell"]
+    rss_end_bytes: Annotated[int | None, "Resident memory of the tree when the cell ended"]
+    rss_growth_bytes: Annotated[int | None, "rss_peak_bytes − rss_start_bytes"]
+    io_read_bytes: Annotated[int | None, "Bytes the tree read from storage during the cell"]
+    io_write_bytes: Annotated[int | None, "Bytes the tree wrote to storage during the cell"]
+    processes_peak: Annotated[int | None, "Most processes in the tree at once (the kernel is 1)"]
+    accelerators: Annotated[
+        dict[str, Spread],
+        "Utilisation, power and memory of the accelerators the kernel used, per device field",
+    ]
+
+
 class Cell(Envelope):
     index: Annotated[int | None, "Position among the notebook's cells (0-based), when known"]
     cell_id: Annotated[str | None, "The notebook cell's id (nbformat 4.5+), when known"]
@@ -118,6 +168,33 @@ class Cell(Envelope):
     code_lines: Annotated[int | None, "Lines of code executed"]
     output: OutputSummary
     error: NotRequired[ErrorInfo]
+    resources: NotRequired[
+        Annotated[CellResources, "What the kernel's process tree used during the cell"]
+    ]
+
+
+class Reduced(TypedDict, total=False):
+    mean: Annotated[float, "Mean of the window's readings (not kept for _total counters)"]
+    max: Annotated[float, "Largest reading in the window (not kept for _total counters)"]
+    last: Annotated[float, "Last reading in the window"]
+
+
+class MetricsWindow(TypedDict):
+    start: Timestamp
+    end: Timestamp
+    seconds: Annotated[float, "Length of the window"]
+
+
+class Metrics(Envelope):
+    window: MetricsWindow
+    samples: Annotated[dict[str, int], "Readings per source in the window"]
+    values: Annotated[
+        dict[str, Reduced], "Per field (<source>.<name>, unit last): mean, max and last reading"
+    ]
+    off: Annotated[
+        dict[str, str],
+        "Sources or fields switched off during this window, with why (usually empty)",
+    ]
 
 
 class KernelEvent(Envelope):
@@ -154,6 +231,7 @@ class SessionEnd(Envelope):
 RECORD_TYPES: dict[str, type] = {
     "session_start": SessionStart,
     "cell": Cell,
+    "metrics": Metrics,
     "kernel": KernelEvent,
     "session_end": SessionEnd,
 }

@@ -26,6 +26,7 @@ from gclog.observer import Execution, Observer
 from gclog.progress import RunProgress, cell_label
 from gclog.recorder import Recorder
 from gclog.records import EndReason, iso
+from gclog.samplers.pool import describe_setup
 from gclog.signals import SignalFlag
 
 POLL_MS = 100  # how often a silent kernel is checked for death, timeout and Ctrl-C
@@ -154,25 +155,27 @@ class Runner:
         output: Path,
     ) -> RunResult:
         nb.metadata["language_info"] = kernel.info.get("language_info") or {}
-        recorder.start(
+        start = recorder.start(
             kernel.name,
             kernel.info,
             {"name": self.request.notebook.name, "code_cells": len(cells)},
             kernel_pid=kernel.pid,
             connection_file=kernel.manager.connection_file,
+            warn=lambda message: self.progress.note(f"warning: {message}"),
         )
         writer = notebooks.CheckpointWriter(nb, output)
         observer = Observer(keep_outputs=True)
         reason: EndReason = "completed"
         message: str | None = None
         self.progress.started(len(cells), kernel.name, self.request.notebook)
+        self.progress.note(describe_setup(start["metrics"]))
         try:
             for number, (index, cell) in enumerate(cells, start=1):
                 if self.signals.received:
                     reason = "interrupted"
                     break
                 self.progress.cell_started(number, index, cell.source)
-                execution, outcome = self._execute_cell(kernel, observer, index, cell)
+                execution, outcome = self._execute_cell(kernel, observer, recorder, index, cell)
                 record = recorder.cell_finished(execution)
                 self._annotate(cell, execution, record)
                 self.progress.cell_finished(number, record)
@@ -227,7 +230,12 @@ class Runner:
         )
 
     def _execute_cell(
-        self, kernel: kernels.Kernel, observer: Observer, index: int, cell: NotebookNode
+        self,
+        kernel: kernels.Kernel,
+        observer: Observer,
+        recorder: Recorder,
+        index: int,
+        cell: NotebookNode,
     ) -> tuple[Execution, str]:
         """Send one cell and wait for it; returns the execution and how it ended."""
         client = kernel.client
@@ -236,6 +244,7 @@ class Runner:
             cell.source, store_history=True, allow_stdin=False, stop_on_error=not allowed
         )
         execution = observer.expect(msg_id, cell.source, index, cell.get("id"))
+        recorder.cell_started(execution)
         cell.outputs = execution.outputs  # the notebook shows outputs as they arrive
         iopub, shell = client.iopub_channel, client.shell_channel
         poller = zmq.Poller()

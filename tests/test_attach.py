@@ -79,6 +79,10 @@ def test_attach_records_every_cell_another_client_runs(env: Env, kernel: DrivenK
     assert end["silent_executions"] == 1
     start = records[0]
     assert start["source"] == "attach" and start["kernel"]["name"] == "python3"
+    # The kernel's process tree is sampled as `gclog run` samples it.
+    assert start["metrics"]["sources"]["process"]["on"]
+    assert all(c["resources"]["cpu_seconds"] is not None for c in cells)
+    assert cells[1]["resources"]["cpu_seconds"] < 0.3  # asleep
     assert "observing kernel" in stderr and "4 cells recorded" in stderr
 
 

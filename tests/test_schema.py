@@ -27,7 +27,7 @@ def test_real_records_from_a_run_validate_against_the_schema(env: Env) -> None:
     schema = json.loads(result.stdout)
     validator = jsonschema.Draft202012Validator(schema)
     records = env.records()
-    assert {r["event_type"] for r in records} == {"session_start", "cell", "session_end"}
+    assert {r["event_type"] for r in records} == {"session_start", "cell", "metrics", "session_end"}
     for record in records:
         errors = list(validator.iter_errors(record))
         assert not errors, (record["event_type"], [e.message for e in errors][:3])
