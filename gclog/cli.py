@@ -17,6 +17,7 @@ import click
 from gclog import __version__
 from gclog.config import PRIVACY_LEVELS, Paths, load_settings
 from gclog.errors import ExitCode, GclogError
+from gclog.sink_options import sink_options
 
 
 def _stderr_console() -> Any:
@@ -50,6 +51,7 @@ def cli(debug: bool) -> None:
 @click.option("--timeout", type=float, help="Interrupt a cell that runs longer (seconds); exit 4.")
 @click.option("--allow-errors", is_flag=True, help="Carry on after a cell raises; exit 0.")
 @click.option("--privacy", type=click.Choice(PRIVACY_LEVELS), help="Privacy level of the records.")
+@sink_options
 def run(
     notebook: Path,
     output: Path | None,
@@ -59,6 +61,7 @@ def run(
     timeout: float | None,
     allow_errors: bool,
     privacy: str | None,
+    sink_flags: dict[str, Any],
 ) -> int:
     """Run NOTEBOOK in a fresh kernel, record every cell, write the executed notebook."""
     from gclog.progress import Summary, make_progress, print_summary
@@ -66,7 +69,7 @@ def run(
 
     if timeout is not None and timeout <= 0:
         raise GclogError("--timeout must be a positive number of seconds")
-    settings = load_settings({"timeout": timeout, "privacy": privacy})
+    settings = load_settings({"timeout": timeout, "privacy": privacy, **sink_flags})
     paths = Paths.from_env()
     console = _stderr_console()
     request = RunRequest(
@@ -109,6 +112,33 @@ def export(session_id: str | None, last: bool, output: Path | None) -> int:
     from gclog.export import export_records
 
     return export_records(Paths.from_env(), session_id, last, output)
+
+
+@cli.command()
+@click.option(
+    "--timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Give up after this many seconds; what is left stays in the store.",
+)
+@sink_options
+def flush(timeout: float, sink_flags: dict[str, Any]) -> int:
+    """Ship every record not yet delivered (from any session) to Firehose now.
+
+    Exit 0 when the backlog is empty, 5 when records remain (the reason is printed).
+    """
+    from gclog.shipper import flush_backlog
+
+    if timeout <= 0:
+        raise GclogError("--timeout must be a positive number of seconds")
+    report = flush_backlog(load_settings(sink_flags), Paths.from_env(), timeout)
+    print(
+        f"gclog: shipped {report.delivered} record{'s' if report.delivered != 1 else ''} "
+        f"in {report.calls} call{'s' if report.calls != 1 else ''}; nothing left to ship",
+        file=sys.stderr,
+    )
+    return ExitCode.OK
 
 
 def main(argv: list[str] | None = None) -> None:

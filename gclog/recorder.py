@@ -7,6 +7,7 @@ a session (metric samplers, the shipper) start and stop here too, so no entry po
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from gclog.identity import Identity
 from gclog.observer import Execution
 from gclog.records import EndReason, KernelInfo, NotebookInfo, Source
 from gclog.session import Session, host_info
+from gclog.shipper import start_for_session
 from gclog.store import Store
 
 
@@ -41,10 +43,12 @@ class Recorder:
     ) -> None:
         self.settings = settings
         self.paths = paths
-        self.store = Store(paths.store)
+        self.store = Store(paths.store, max_bytes=settings.store_max_mb * 2**20)
         self.identity = Identity.load_or_create(paths.identity)
         self.session = Session(source, self.store, self.identity, notebook_path=notebook_path)
         self.cells: list[dict[str, Any]] = []
+        # Ships in the background from the store (earlier sessions' backlog first); None: local.
+        self.shipper = start_for_session(settings, paths)
 
     def start(
         self, kernel_name: str | None, kernel_info: dict[str, Any], notebook: NotebookInfo
@@ -68,5 +72,12 @@ class Recorder:
         return self.session.end(reason)
 
     def close(self) -> None:
+        """Flush the session, then give the shipper at most ``flush_timeout`` to send the rest."""
         self.session.flush()
-        self.store.close()
+        try:
+            if self.shipper is not None:
+                report = self.shipper.stop(self.settings.flush_timeout)
+                if report.remaining:
+                    print(f"gclog: warning: {report.summary()}", file=sys.stderr)
+        finally:
+            self.store.close()

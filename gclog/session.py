@@ -137,6 +137,6 @@ class Session:
                 "duration_s": round(time.monotonic() - self.started, 6),
                 "cells": {"total": sum(counts.values()), **counts},
                 "time_to_first_error_s": self.first_error_after,
-                "records_dropped": {},
+                "records_dropped": self.store.take_unreported_evictions(),
             },
         )
