@@ -79,5 +79,11 @@ class Recorder:
                 report = self.shipper.stop(self.settings.flush_timeout)
                 if report.remaining:
                     print(f"gclog: warning: {report.summary()}", file=sys.stderr)
+        except Exception as exc:  # the records are safe in the store; say so, do not fail the run
+            print(
+                f"gclog: warning: could not check the shipping ({exc}); "
+                "records not shipped are kept in the store for `gclog flush`",
+                file=sys.stderr,
+            )
         finally:
             self.store.close()

@@ -18,6 +18,7 @@ and as "unreported" until a ``session_end`` record takes the count (``records_dr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -45,31 +46,32 @@ EVICTION_ORDER = (
     ("sessions", "delivered_at IS NULL AND event_type IN ('session_start', 'session_end')"),
 )
 
-_DDL = """
-CREATE TABLE IF NOT EXISTS records (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    event_type TEXT NOT NULL,
-    event_time TEXT NOT NULL,
-    bytes INTEGER NOT NULL,
-    body TEXT NOT NULL,
-    delivered_at TEXT,
-    claim_owner TEXT,
-    claim_until REAL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-# Created after the columns exist (a version-1 store gains them first, in _migrate).
-_INDEXES = """
-CREATE INDEX IF NOT EXISTS records_undelivered ON records(id) WHERE delivered_at IS NULL;
-CREATE INDEX IF NOT EXISTS records_session ON records(session_id, seq);
-CREATE INDEX IF NOT EXISTS records_bytes ON records(bytes);
-CREATE INDEX IF NOT EXISTS records_delivered ON records(id) WHERE delivered_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS records_undelivered_kind ON records(event_type, id)
-    WHERE delivered_at IS NULL;
-CREATE INDEX IF NOT EXISTS records_claimed ON records(claim_owner) WHERE claim_owner IS NOT NULL;
-"""
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        event_time TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        delivered_at TEXT,
+        claim_owner TEXT,
+        claim_until REAL
+    )""",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+# Made after the columns exist (a version-1 store gains the claim columns first).
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS records_undelivered ON records(id) WHERE delivered_at IS NULL",
+    "CREATE INDEX IF NOT EXISTS records_session ON records(session_id, seq)",
+    "CREATE INDEX IF NOT EXISTS records_bytes ON records(bytes)",
+    "CREATE INDEX IF NOT EXISTS records_delivered ON records(id) WHERE delivered_at IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS records_undelivered_kind ON records(event_type, id)"
+    " WHERE delivered_at IS NULL",
+    "CREATE INDEX IF NOT EXISTS records_claimed ON records(claim_owner)"
+    " WHERE claim_owner IS NOT NULL",
+)
 
 
 class LastUpload(TypedDict):
@@ -112,19 +114,32 @@ class Store:
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_DDL)
-            self._migrate()
-            self._db.executescript(_INDEXES)
+            if self._schema_version() < SCHEMA_VERSION:
+                self._create_or_migrate()
         except (OSError, sqlite3.Error) as exc:
             raise GclogError(f"cannot open the store {path}: {exc}") from None
 
-    def _migrate(self) -> None:
-        """Bring a store made by an older gclog up to this schema (in place, once)."""
+    def _schema_version(self) -> int:
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        except sqlite3.OperationalError:  # no meta table: a new store
+            return 0
+        return int(row[0]) if row else 0
+
+    def _create_or_migrate(self) -> None:
+        """Make the store, or bring one made by an older gclog up to this schema, in place.
+
+        Only then does opening write: many processes may open a store at once.
+        """
         with self._transaction():
+            for statement in _TABLES:
+                self._db.execute(statement)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(records)")}
             for column, kind in (("claim_owner", "TEXT"), ("claim_until", "REAL")):
                 if column not in columns:
                     self._db.execute(f"ALTER TABLE records ADD COLUMN {column} {kind}")
+            for statement in _INDEXES:
+                self._db.execute(statement)
             self._db.execute(
                 "INSERT INTO meta(key, value) VALUES ('schema_version', ?)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -169,7 +184,9 @@ class Store:
                 self._unchecked += size
                 if self._unchecked >= self._check_every:
                     self._unchecked = 0
-                    self._enforce_cap(self.max_bytes)
+                    # The record is committed: a failed eviction must not make the caller retry it.
+                    with contextlib.suppress(sqlite3.Error):
+                        self._enforce_cap(self.max_bytes)
             return row_id
 
     def mark_delivered(self, ids: Iterable[int]) -> None:
