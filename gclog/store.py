@@ -209,13 +209,15 @@ class Store:
         however big). The claim lapses after ``lease_s`` seconds unless delivered or released.
         """
         now = time.time()
+        claimable = (
+            "SELECT id, bytes FROM records WHERE delivered_at IS NULL"
+            " AND (claim_until IS NULL OR claim_until < ? OR claim_owner = ?) ORDER BY id LIMIT ?"
+        )
+        # An idle shipper looks every few seconds: only take the write lock when there is work.
+        if not self._query(claimable, (now, owner, 1)):
+            return []
         with self._lock, self._transaction():
-            candidates = self._db.execute(
-                "SELECT id, bytes FROM records WHERE delivered_at IS NULL"
-                " AND (claim_until IS NULL OR claim_until < ? OR claim_owner = ?)"
-                " ORDER BY id LIMIT ?",
-                (now, owner, max_records),
-            ).fetchall()
+            candidates = self._db.execute(claimable, (now, owner, max_records)).fetchall()
             ids: list[int] = []
             total = 0
             for row_id, size in candidates:

@@ -301,6 +301,34 @@ def test_the_background_shipper_ships_while_records_come(
     assert len(firehose.proxy.calls) > 1  # it shipped during the session, not only at its end
 
 
+def test_a_flush_keeps_to_its_timeout_while_records_keep_coming(
+    tmp_path: Path, firehose: FirehoseWorld
+) -> None:
+    path = tmp_path / "store.db"
+    fill(path, 10)
+    firehose.proxy.delay_s = 0.05
+    stop = threading.Event()
+
+    def append_forever() -> None:  # another session, recording all along
+        with Store(path) as store:
+            seq = 1000
+            while not stop.is_set():
+                seq += 1
+                store.append(record(seq))
+                time.sleep(0.005)
+
+    writer = threading.Thread(target=append_forever)
+    writer.start()
+    try:
+        started = time.monotonic()
+        report = Shipper(path, firehose.sender(), interval=0.05).flush(timeout=1.0)
+        assert time.monotonic() - started < 30  # it stopped at its deadline (no-hang guard)
+    finally:
+        stop.set()
+        writer.join()
+    assert report.delivered >= 10
+
+
 # -- several shippers on one store ----------------------------------------------------------------
 
 

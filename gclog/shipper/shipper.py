@@ -183,11 +183,9 @@ class Shipper:
             deadline = self._deadline
             if result.error is None:
                 backoff.reset()
-                if result.maybe_more:
-                    continue
-                if deadline is not None:
+                if deadline is not None and not result.maybe_more:
                     return  # drained
-                wait = self.interval
+                wait = 0.0 if result.maybe_more else self.interval
             elif not result.error.retryable:
                 if deadline is not None:
                     return  # waiting cannot fix a configuration error within a flush
@@ -199,7 +197,7 @@ class Shipper:
                 if left <= 0:
                     return
                 wait = min(wait, left)
-            if self._wake.wait(wait):
+            if wait > 0 and self._wake.wait(wait):
                 self._wake.clear()
 
     def _run_in_thread(self) -> None:
