@@ -104,18 +104,15 @@ class FaultProxy:
     A fault is one of: ``503``, ``400`` (ServiceUnavailableException in a 400), ``500``,
     ``drop`` (close the connection, nothing forwarded), ``lost-reply`` (forward, then close
     without answering: the records arrive but the client cannot know), ``partial`` (fail every
-    other record, forward the rest), ``slow`` (wait ``slow_s`` before forwarding), ``down``
-    (refuse every call from now on, like ``drop``, until :meth:`recover`).
+    other record, forward the rest). ``delay_s`` slows every call down (until :meth:`recover`).
     """
 
-    def __init__(self, upstream: str, slow_s: float = 2.0) -> None:
+    def __init__(self, upstream: str) -> None:
         self.upstream = upstream.removeprefix("http://")
-        self.slow_s = slow_s
         self.faults: deque[str] = deque()
         self.calls: list[CallSeen] = []
         self.violations: list[str] = []
         self.failed_records = 0  # records reported failed to the client (partial failures)
-        self.down = False
         self.delay_s = 0.0  # added to every call
         self.in_flight = threading.Event()  # set while a PutRecordBatch is being handled
         self._recovered = threading.Event()  # cuts the delays short
@@ -132,7 +129,6 @@ class FaultProxy:
 
     def recover(self) -> None:
         """Healthy from now on; calls being delayed go on at once."""
-        self.down = False
         self.faults.clear()
         self.delay_s = 0.0
         self._recovered.set()
@@ -143,8 +139,6 @@ class FaultProxy:
 
     def _next_fault(self) -> str | None:
         with self._lock:
-            if self.down:
-                return "drop"
             return self.faults.popleft() if self.faults else None
 
     def _check_limits(self, sizes: list[int]) -> str | None:
@@ -197,8 +191,6 @@ class _Handler(BaseHTTPRequestHandler):
             elif fault == "partial":
                 self._partial(request, datas)
             else:
-                if fault == "slow":
-                    proxy._recovered.wait(proxy.slow_s)
                 self._reply(*self._forward(body))
         finally:
             proxy.in_flight.clear()

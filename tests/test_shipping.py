@@ -91,6 +91,18 @@ def test_a_600_record_burst_stays_within_the_call_limits(
         assert all(size <= 256 * 1024 for c in calls for size in c.records)
 
 
+def test_the_proxy_refuses_calls_over_firehoses_limits(firehose: FirehoseWorld) -> None:
+    """The guard the other tests rely on: a call over the limits is caught, as Firehose would."""
+    sender = firehose.sender()
+    too_many = sender.put([b"x\n"] * 501)
+    too_big = sender.put([b"y" * (MAX_RECORD + 1)])
+    assert len(firehose.proxy.violations) == 2
+    for outcome in (too_many, too_big):
+        assert outcome.accepted == [] and outcome.error is not None
+        assert outcome.error.kind == "rejected" and not outcome.error.retryable
+    assert firehose.moto.objects() == []
+
+
 def test_oversized_records_are_cut_to_fit_never_dropped(
     tmp_path: Path, firehose: FirehoseWorld
 ) -> None:
