@@ -158,6 +158,7 @@ def gclogs_way(url: str, home: Path, name: str, pack_kib: int, live: bool) -> di
     sender = FirehoseSender(name, region="us-east-1", endpoint_url=url)
     shipper = Shipper(path, sender, pack_bytes=pack_kib * 1024, interval=2.0)
     latencies = []
+    sender.warm_up()  # as a session's shipper does while the kernel starts
     if live:
         shipper.start()
     started = time.perf_counter()

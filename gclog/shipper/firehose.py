@@ -8,6 +8,7 @@ Firehose did not accept.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 from dataclasses import dataclass, field
@@ -140,6 +141,15 @@ class FirehoseSender:
             user_agent_extra="gclog",
         )
         return session.client("firehose", endpoint_url=self.endpoint_url, config=config)
+
+    def warm_up(self) -> None:
+        """Make the client now (imports, credentials), so the first call does not wait for it.
+
+        A failure is left for :meth:`put` to report: it tries again and says why.
+        """
+        if self._client is None:
+            with contextlib.suppress(Exception):
+                self._client = self._make_client()
 
     def put(self, records: list[bytes]) -> CallOutcome:
         """Send ``records`` in one call; never raises for anything the network or AWS does."""

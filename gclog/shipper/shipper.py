@@ -42,19 +42,22 @@ class Sender(Protocol):
     destination: str
     calls: int
 
+    def warm_up(self) -> None: ...
+
     def put(self, records: list[bytes]) -> CallOutcome: ...
 
 
 @dataclass
 class Cycle:
     claimed: int = 0
+    claimed_bytes: int = 0
     delivered: int = 0
     error: ShipError | None = None
 
     @property
-    def maybe_more(self) -> bool:
-        """It shipped something and nothing failed: look again at once before pausing."""
-        return self.claimed > 0 and self.error is None
+    def full(self) -> bool:
+        """It took a whole call's worth: more is likely waiting, so look again at once."""
+        return self.claimed >= CLAIM_RECORDS or self.claimed_bytes >= CLAIM_BYTES * 3 // 4
 
 
 @dataclass
@@ -130,7 +133,7 @@ class Shipper:
             if owner != self.owner and owner_is_gone(owner):
                 store.release(owner)
         rows = store.claim(self.owner, CLAIM_RECORDS, CLAIM_BYTES, self.lease_s)
-        result = Cycle(claimed=len(rows))
+        result = Cycle(claimed=len(rows), claimed_bytes=sum(len(body) for _, body in rows))
         if not rows:
             return result
         unsent = {row_id for row_id, _ in rows}
@@ -183,9 +186,13 @@ class Shipper:
             deadline = self._deadline
             if result.error is None:
                 backoff.reset()
-                if deadline is not None and not result.maybe_more:
-                    return  # drained
-                wait = 0.0 if result.maybe_more else self.interval
+                if deadline is not None:
+                    if not result.claimed:
+                        return  # drained
+                    wait = 0.0
+                else:
+                    # Between full calls, let records gather: fewer, fuller calls.
+                    wait = 0.0 if result.full else self.interval
             elif not result.error.retryable:
                 if deadline is not None:
                     return  # waiting cannot fix a configuration error within a flush
@@ -203,6 +210,8 @@ class Shipper:
     def _run_in_thread(self) -> None:
         store: Store | None = None
         try:
+            # Imports and credentials now, while the session starts, not in its first cell.
+            self.sender.warm_up()
             store = Store(self.store_path)
             self._loop(store)
         except Exception as exc:  # the session goes on; its records stay in the store
