@@ -34,7 +34,6 @@ SCHEMA_VERSION = 2  # 2: claims (claim_owner, claim_until) and the indexes evict
 
 CHUNK = 500  # rows per write transaction of the shipper: a few ms of lock, not tens
 EVICT_TO = 0.9  # a full store evicts down to this share of its cap, so it does not evict per append
-SESSION_TYPES = ("session_start", "session_end")
 # What a full store gives up first: (name, SQL condition). Delivered records are "pruned" (they
 # reached Firehose); the others are "evicted", i.e. lost to the pipeline, and counted.
 EVICTION_ORDER = (
