@@ -9,6 +9,7 @@ SUITES = {
     "run": "bench.run_peers",
     "extension": "bench.extension",
     "sampler_cost": "bench.sampler_cost",
+    "shipping": "bench.shipping",
 }
 
 

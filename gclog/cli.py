@@ -17,6 +17,7 @@ import click
 from gclog import __version__
 from gclog.config import PRIVACY_LEVELS, Paths, load_settings
 from gclog.errors import ExitCode, GclogError
+from gclog.sink_options import sink_options
 
 
 def _stderr_console() -> Any:
@@ -89,6 +90,7 @@ def metric_flags(flags: dict[str, Any]) -> dict[str, Any]:
 @click.option("--allow-errors", is_flag=True, help="Carry on after a cell raises; exit 0.")
 @click.option("--privacy", type=click.Choice(PRIVACY_LEVELS), help="Privacy level of the records.")
 @metric_options
+@sink_options
 def run(
     notebook: Path,
     output: Path | None,
@@ -98,6 +100,7 @@ def run(
     timeout: float | None,
     allow_errors: bool,
     privacy: str | None,
+    sink_flags: dict[str, Any],
     **metrics: Any,
 ) -> int:
     """Run NOTEBOOK in a fresh kernel, record every cell, write the executed notebook."""
@@ -106,7 +109,9 @@ def run(
 
     if timeout is not None and timeout <= 0:
         raise GclogError("--timeout must be a positive number of seconds")
-    settings = load_settings({"timeout": timeout, "privacy": privacy, **metric_flags(metrics)})
+    settings = load_settings(
+        {"timeout": timeout, "privacy": privacy, **metric_flags(metrics), **sink_flags}
+    )
     paths = Paths.from_env()
     console = _stderr_console()
     request = RunRequest(
@@ -151,6 +156,33 @@ def export(session_id: str | None, last: bool, output: Path | None) -> int:
     return export_records(Paths.from_env(), session_id, last, output)
 
 
+@cli.command()
+@click.option(
+    "--timeout",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="Give up after this many seconds; what is left stays in the store.",
+)
+@sink_options
+def flush(timeout: float, sink_flags: dict[str, Any]) -> int:
+    """Ship every record not yet delivered (from any session) to Firehose now.
+
+    Exit 0 when the backlog is empty, 5 when records remain (the reason is printed).
+    """
+    from gclog.shipper import flush_backlog
+
+    if timeout <= 0:
+        raise GclogError("--timeout must be a positive number of seconds")
+    report = flush_backlog(load_settings(sink_flags), Paths.from_env(), timeout)
+    print(
+        f"gclog: shipped {report.delivered} record{'s' if report.delivered != 1 else ''} "
+        f"in {report.calls} call{'s' if report.calls != 1 else ''}; nothing left to ship",
+        file=sys.stderr,
+    )
+    return ExitCode.OK
+
+
 def _complete_kernels(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
     """Kernel ids of the running kernels in the Jupyter runtime directory."""
     from click.shell_completion import CompletionItem
@@ -171,6 +203,7 @@ def _complete_kernels(ctx: click.Context, param: click.Parameter, incomplete: st
 @click.option("--detach", is_flag=True, help="Observe in the background; `gclog stop` ends it.")
 @click.option("--privacy", type=click.Choice(PRIVACY_LEVELS), help="Privacy level of the records.")
 @metric_options
+@sink_options
 @click.option("--ready-pipe", is_flag=True, hidden=True)
 @click.option("--source", type=click.Choice(["attach", "extension"]), default="attach", hidden=True)
 @click.option("--notebook", hidden=True)
@@ -184,6 +217,7 @@ def attach(
     source: str,
     notebook: str | None,
     kernel_pid: int | None,
+    sink_flags: dict[str, Any],
     **metrics: Any,
 ) -> int:
     """Observe KERNEL, driven by someone else: a connection file, a kernel id or a unique prefix.
@@ -193,7 +227,7 @@ def attach(
     from gclog import attach as attaching
     from gclog.connect import open_target
 
-    settings = load_settings({"privacy": privacy, **metric_flags(metrics)})
+    settings = load_settings({"privacy": privacy, **metric_flags(metrics), **sink_flags})
     paths = Paths.from_env()
     console = _stderr_console()
     if detach:

@@ -22,6 +22,7 @@ else:  # pragma: no cover - exercised only on 3.10
     import tomli as tomllib
 
 PRIVACY_LEVELS = ("full", "redacted", "metadata")
+SINKS = ("local", "firehose")
 
 
 def _bool(text: str) -> bool:
@@ -42,6 +43,20 @@ def _positive_float(text: str) -> float:
 
 def _optional_positive_float(text: str) -> float | None:
     return None if text.strip().lower() in ("", "none", "0") else _positive_float(text)
+
+
+def _optional_text(text: str) -> str | None:
+    return text.strip() or None
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -103,6 +118,39 @@ class Settings:
         10.0,
         "Seconds of readings reduced into one metrics record (mean, max, last).",
         _positive_float,
+    )
+    # -- where records go (README, "Shipping to Firehose") --
+    sink: str = setting(
+        "local", "local (records stay in the store) or firehose (also shipped)", _choice(*SINKS)
+    )
+    stream: str | None = setting(None, "Firehose delivery stream name.", _optional_text)
+    region: str | None = setting(
+        None,
+        "AWS region of the stream [default: boto3's, e.g. AWS_DEFAULT_REGION].",
+        _optional_text,
+    )
+    endpoint_url: str | None = setting(
+        None, "Firehose endpoint URL (a VPC endpoint, or a test server).", _optional_text
+    )
+    profile: str | None = setting(None, "AWS profile for the credentials.", _optional_text)
+    credentials_file: str | None = setting(
+        None, "Credentials in the seed's format (two base64 lines).", _optional_text
+    )
+    pack_kib: int = setting(
+        256,
+        "Pack events (one NDJSON line each) into Firehose records of up to this many KiB; 0: one event per record.",
+        _int_between(0, 1000),
+    )
+    flush_timeout: float = setting(
+        5.0, "Seconds a session waits at its end for its records to ship.", _positive_float
+    )
+    ship_interval: float = setting(
+        2.0, "Seconds between the shipper's looks at the store.", _positive_float
+    )
+    store_max_mb: int = setting(
+        256,
+        "Cap on the store's records, MiB; when full, evict (see README); 0: no cap.",
+        _int_between(0, 1_000_000),
     )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -7,6 +7,7 @@ a session (metric samplers, the shipper) start and stop here too, so no entry po
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from gclog.registry import Entry, Registry
 from gclog.samplers.base import Context
 from gclog.samplers.pool import PoolSettings, SamplerPool, warn_on_stderr
 from gclog.session import Session, host_info
+from gclog.shipper import start_for_session
 from gclog.store import Store
 
 REGISTRY_EVERY_S = 2.0
@@ -48,7 +50,7 @@ class Recorder:
     ) -> None:
         self.settings = settings
         self.paths = paths
-        self.store = Store(paths.store)
+        self.store = Store(paths.store, max_bytes=settings.store_max_mb * 2**20)
         self.identity = Identity.load_or_create(paths.identity)
         self.session = Session(source, self.store, self.identity, notebook_path=notebook_path)
         self.cells: list[dict[str, Any]] = []
@@ -60,6 +62,8 @@ class Recorder:
             self.session.id, source, notebook=str(notebook_path) if notebook_path else None
         )
         self.metrics: SamplerPool | None = None
+        # Ships in the background from the store (earlier sessions' backlog first); None: local.
+        self.shipper = start_for_session(settings, paths)
 
     def start(
         self,
@@ -160,8 +164,21 @@ class Recorder:
             self.registry.write(self.entry)
 
     def close(self) -> None:
+        """Flush the session, then give the shipper at most ``flush_timeout`` to send the rest."""
         if self.metrics is not None:
             self.metrics.stop()
         self.registry.remove(self.session.id)
         self.session.flush()
-        self.store.close()
+        try:
+            if self.shipper is not None:
+                report = self.shipper.stop(self.settings.flush_timeout)
+                if report.remaining:
+                    print(f"gclog: warning: {report.summary()}", file=sys.stderr)
+        except Exception as exc:  # the records are safe in the store; say so, do not fail the run
+            print(
+                f"gclog: warning: could not check the shipping ({exc}); "
+                "records not shipped are kept in the store for `gclog flush`",
+                file=sys.stderr,
+            )
+        finally:
+            self.store.close()

@@ -43,6 +43,13 @@ class Envelope(TypedDict):
     user_id: Annotated[str, "Anonymous install id (a random UUID made on first use)"]
     notebook_id: Annotated[str | None, "Keyed hash (HMAC-SHA256) of the notebook's path"]
     gclog_version: Annotated[str, "Version of gclog that made the record"]
+    truncated_fields: NotRequired[
+        Annotated[
+            list[str],
+            "Only on a shipped record cut to fit Firehose's 1,000 KiB limit: the paths of the "
+            "fields cut (each ends with a marker); the local store keeps the whole record",
+        ]
+    ]
 
 
 class KernelInfo(TypedDict):
@@ -222,7 +229,11 @@ class SessionEnd(Envelope):
     time_to_first_error_s: Annotated[
         float | None, "Session start to the end of the first failing cell"
     ]
-    records_dropped: Annotated[dict[str, int], "Records evicted from a full store, by event_type"]
+    records_dropped: Annotated[
+        dict[str, int],
+        "Undelivered records evicted from a full store since the last session_end reported any, "
+        "by event_type",
+    ]
     silent_executions: Annotated[
         int, "Requests sent with silent=True (front ends polling variables): counted, not cells"
     ]

@@ -130,6 +130,10 @@ class Session:
 
     def end(self, reason: EndReason, **fields: Any) -> dict[str, Any]:
         counts = {k: self.cells[k] for k in ("ok", "error", "interrupted", "aborted")}
+        try:
+            dropped = self.store.take_unreported_evictions()
+        except (sqlite3.Error, OSError):
+            dropped = {}  # they stay unreported in the store: the next session_end has them
         return self.emit(
             "session_end",
             {
@@ -137,7 +141,7 @@ class Session:
                 "duration_s": round(time.monotonic() - self.started, 6),
                 "cells": {"total": sum(counts.values()), **counts},
                 "time_to_first_error_s": self.first_error_after,
-                "records_dropped": {},
+                "records_dropped": dropped,
                 **fields,
             },
         )

@@ -50,7 +50,7 @@ def gather(paths: Paths) -> dict[str, Any]:
     store: dict[str, Any] = {"path": str(paths.store), "exists": paths.store.exists()}
     if paths.store.exists():
         with Store(paths.store) as opened:
-            store.update(opened.counts())
+            store.update(opened.shipping_status())
     now = time.time()
     return {
         "sessions": [{**asdict(e), "alive": True, "uptime_s": now - e.started_at} for e in live],
@@ -111,6 +111,22 @@ def show(paths: Paths, console: Console, as_json: bool) -> int:
             f"({escape(store['path'])})",
             soft_wrap=True,
         )
+        last = store["last_upload"]
+        if last["at"]:
+            outcome = (
+                f"ok, {last['records']} records"
+                if last["ok"]
+                else f"[red]failed[/]: {escape(last['error'] or '?')}"
+            )
+            console.print(
+                f"Last upload: {last['at']} to {escape(last['destination'] or '?')}: {outcome}",
+                soft_wrap=True,
+            )
+        else:
+            console.print("Last upload: none yet (the sink is local unless --sink firehose)")
+        if store["evicted"]:
+            dropped = ", ".join(f"{n} {kind}" for kind, n in sorted(store["evicted"].items()))
+            console.print(f"[yellow]Evicted from the full store before delivery:[/] {dropped}")
     else:
         console.print(f"Store: empty ({escape(store['path'])} not created yet)", soft_wrap=True)
     kernels = state["unobserved_kernels"]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from firehose_helpers import AWS_TEST_ENV, FaultProxy, FirehoseWorld, MotoFirehose
 from helpers import Env
 
 
@@ -59,3 +60,37 @@ def env(tmp_path: Path) -> Iterator[Env]:
     for proc in left:
         proc.kill()
     assert not left, f"processes left behind: {[p.cmdline() for p in left]}"
+
+
+# -- a real Firehose endpoint (moto's server) and a fault proxy in front of it ----------------------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def firehose(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FirehoseWorld]:
+    """A fresh bucket and stream on moto, a fault proxy before it, and fake AWS credentials."""
+    variables = {
+        **AWS_TEST_ENV,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "GCLOGGER_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    proxy = FaultProxy(moto_endpoint)
+    world = FirehoseWorld(MotoFirehose(moto_endpoint), proxy, variables)
+    yield world
+    proxy.close()

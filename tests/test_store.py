@@ -64,7 +64,10 @@ def test_threads_and_processes_writing_at_once_lose_nothing(tmp_path: Path) -> N
 
     threads = [threading.Thread(target=write, args=(f"t{n}",)) for n in range(4)]
     procs = [
-        multiprocessing.Process(target=_write_many, args=(path, f"p{n}", 200)) for n in range(2)
+        # spawn, not fork: a child forked while a thread holds SQLite's locks inherits SQLite's
+        # in-process lock bookkeeping and can wait forever ("database is locked" after 30 s).
+        multiprocessing.get_context("spawn").Process(target=_write_many, args=(path, f"p{n}", 200))
+        for n in range(2)
     ]
     for worker in threads + procs:
         worker.start()
