@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import string
@@ -57,6 +58,25 @@ def test_every_planted_secret_is_redacted(planted, level: str) -> None:
         leaked = [piece for piece in fragments(value) if piece in scrubbed]
         assert not leaked, f"{planted.kind} leaked {leaked[:2]} in {scrubbed!r}"
     assert f"<redacted:{planted.kind}>" in scrubbed, scrubbed
+
+
+ENCODINGS = {
+    "repr, as in code": repr,
+    "JSON": json.dumps,
+    "JSON in JSON": lambda text: json.dumps(json.dumps(text)),
+}
+
+
+@pytest.mark.parametrize("encode", ENCODINGS.values(), ids=list(ENCODINGS))
+def test_planted_secrets_are_found_escaped_too(encode) -> None:
+    """Code holds transcripts as string literals, outputs print JSON: the same secrets,
+    with escaped quotes and line breaks around them."""
+    scrubber = SCRUBBERS["redacted"]
+    for planted in PLANTED:
+        scrubbed = scrubber.scrub(encode(planted.text))
+        for value in planted.values:
+            leaked = [piece for piece in fragments(value) if piece in scrubbed]
+            assert not leaked, f"{planted.kind} ({planted.context}) leaked in {scrubbed!r}"
 
 
 def test_every_kind_is_planted_in_two_contexts_at_least() -> None:

@@ -56,8 +56,8 @@ def _named(match: re.Match[str]) -> bool:
     """The name starts a word (``HF_TOKEN``, ``x-api-key``) or follows a glue word (``accessToken``)."""
     start = match.start("name")
     before = match.string[max(0, start - 12) : start].lower()
-    if not before or not before[-1].isalnum():
-        return True
+    if not before or not before[-1].isalnum() or before[-2:-1] == "\\":
+        return True  # a word starts here (after \n, an escaped line break, too)
     glued = _GLUE.search(before)
     return glued is not None and (glued.start() == 0 or not before[glued.start() - 1].isalnum())
 
@@ -104,21 +104,25 @@ def _rule(
 
 
 def _starts(prefix: str, before: str) -> str:
-    """``prefix`` not preceded by a character of class ``before`` (the literal comes first)."""
-    return f"{prefix}(?<![{before}]{prefix})"
+    """``prefix`` not preceded by a character of class ``before`` (the literal comes first).
+
+    A character escaped with a backslash does not count: in ``'key:\\nhf_…'`` (a repr, JSON) the
+    ``n`` before the token is a line break.
+    """
+    return rf"{prefix}(?<!(?<!\\)[{before}]{prefix})"
 
 
 # -- pieces shared by several rules -------------------------------------------------------------------
 
 # A quoted value (also JSON-escaped: \"…\"), or an unquoted one that ends at a delimiter.
 _VALUE = (
-    r"(?:[rbfu]{0,2}\\{0,2}(?P<quote>[\"'])(?!<redacted:)(?P<qvalue>[^\"'\\\r\n]{1,1024})"
-    r"\\{0,2}(?P=quote)"
+    r"(?:[rbfu]{0,2}\\{0,4}(?P<quote>[\"'])(?!<redacted:)(?P<qvalue>[^\"'\\\r\n]{1,1024})"
+    r"\\{0,4}(?P=quote)"
     r"|(?!<redacted:)(?P<uvalue>[^\s\"'`,;<>(){}\[\]\\]{1,4096}))"
 )
 # Between a name and its value: `=`, `:`, `:=`, `=>`; after a quoted name also `,` (setdefault).
 _SEPARATOR = (
-    r"(?:\\{0,2}[\"']\]?[ \t]{0,8}(?:=>|:=|=(?!=)|:|,)|\]?[ \t]{0,8}(?:=>|:=|=(?!=)|:))[ \t]{0,8}"
+    r"(?:\\{0,4}[\"']\]?[ \t]{0,8}(?:=>|:=|=(?!=)|:|,)|\]?[ \t]{0,8}(?:=>|:=|=(?!=)|:))[ \t]{0,8}"
 )
 _PASSWORD_NAMES = r"password|passwd|passphrase|pwd"
 _TOKEN_NAMES = (
@@ -133,7 +137,9 @@ _TOKEN_KEYWORDS = (
 _B64 = r"A-Za-z0-9+/"
 _PEM_BEGIN = r"-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
 _PEM_END = r"-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----"
-_NEWLINE = r"(?:\\{1,2}[rn]|\s)"  # a real line break, or one written \n (JSON) or \\n (twice)
+_NEWLINE = r"(?:\\{1,4}[rn]|\s)"  # a real line break, or one written \n (JSON, escaped again)
+_Q = r'\\{0,4}"'  # a JSON quote, also escaped (JSON in a string, in a string)
+_WS = r"(?:\s|\\{1,4}[nrt]){0,8}"  # blanks, real or escaped
 _PEM_SEP = r"(?:\\\\r\\\\n|\\\\n|\\r\\n|\\n|\r?\n)"
 
 # -- secrets -------------------------------------------------------------------------------------------
@@ -262,8 +268,8 @@ SECRET_RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "aws_secret_access_key",
-        r"(?:aws_?secret_?(?:access_?)?key|secret_?access_?key)\\{0,2}[\"']?[ \t]{0,8}[:=,]"
-        rf"[ \t]{{0,8}}\\{{0,2}}[\"']?(?P<secret>[{_B64.lower()}]{{40}})(?![{_B64.lower()}=])",
+        r"(?:aws_?secret_?(?:access_?)?key|secret_?access_?key)\\{0,4}[\"']?[ \t]{0,8}[:=,]"
+        rf"[ \t]{{0,8}}\\{{0,4}}[\"']?(?P<secret>[{_B64.lower()}]{{40}})(?![{_B64.lower()}=])",
         ["secret_access_key", "secretaccesskey", "aws_secret", "awssecret"],
         fold=True,
         groups=("secret",),
@@ -280,16 +286,16 @@ SECRET_RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "kaggle_key",
-        r"\"username\"\s{0,8}:\s{0,8}\"[^\"\n]{1,64}\"\s{0,8},\s{0,8}\"key\"\s{0,8}:"
-        r"\s{0,8}\"(?P<secret>[0-9a-f]{32})\"",
-        ['"key"'],
+        rf"{_Q}username{_Q}{_WS}:{_WS}{_Q}[^\"\\\n]{{1,64}}{_Q}{_WS},{_WS}{_Q}key{_Q}{_WS}:{_WS}"
+        rf"{_Q}(?P<secret>[0-9a-f]{{32}}){_Q}",
+        ["username"],
         groups=("secret",),
     ),
     _rule(
         "jupyter_kernel_key",
         # A kernel's connection file: its key signs messages, so it opens the kernel to anyone.
-        r"\"key\"[ \t]{0,8}:[ \t]{0,8}\"(?P<secret>[0-9a-fA-F-]{16,128})\"",
-        ['"signature_scheme"'],
+        rf"{_Q}key{_Q}{_WS}:{_WS}{_Q}(?P<secret>[0-9a-fA-F-]{{16,128}}){_Q}",
+        ["signature_scheme"],
         groups=("secret",),
     ),
     _rule(
@@ -310,7 +316,7 @@ SECRET_RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "authorization",
-        r"authorization\\{0,2}[\"']?[ \t]{0,8}[:=,][ \t]{0,8}\\{0,2}[\"']?[ \t]{0,8}"
+        r"authorization\\{0,4}[\"']?[ \t]{0,8}[:=,][ \t]{0,8}\\{0,4}[\"']?[ \t]{0,8}"
         r"(?:(?:bearer|basic|token|digest|bot|apikey|sso-key|negotiate|ntlm)[ \t]{1,8})?"
         r"(?!<redacted:)(?P<secret>[a-z0-9._~+/=:-]{8,4096})",
         ["authorization"],
@@ -419,7 +425,7 @@ PERSONAL_RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "ip_address",
-        r"[0-9](?<![\w.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w.])",
+        r"[0-9](?<!(?<!\\)[\w.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w.])",
         [],
         check=_ip_address,
     ),
@@ -431,7 +437,7 @@ def literal_rule(kind: str, terms: Iterable[str]) -> Rule | None:
     words = sorted({t for t in terms if len(t) >= 4}, key=len, reverse=True)
     if not words:
         return None
-    alternatives = "|".join(f"{re.escape(w)}(?<![\\w.-]{re.escape(w)})" for w in words)
+    alternatives = "|".join(_starts(re.escape(w), r"\w.-") for w in words)
     return _rule(kind, rf"(?:{alternatives})(?![\w-])", words)
 
 
