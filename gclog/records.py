@@ -44,6 +44,12 @@ class Envelope(TypedDict):
     user_id: Annotated[str, "Anonymous install id (a random UUID made on first use)"]
     notebook_id: Annotated[str | None, "Keyed hash (HMAC-SHA256) of the notebook's path"]
     gclog_version: Annotated[str, "Version of gclog that made the record"]
+    redactions: NotRequired[
+        Annotated[dict[str, int], "What the privacy filter removed, by kind (counts, not values)"]
+    ]
+    privacy_filter_error: NotRequired[
+        Annotated[str, "The privacy filter failed: only the envelope was kept (the error's type)"]
+    ]
 
 
 class KernelInfo(TypedDict):
@@ -56,7 +62,9 @@ class KernelInfo(TypedDict):
 
 
 class NotebookInfo(TypedDict):
-    name: Annotated[str | None, "File name of the notebook (no directories)"]
+    name: Annotated[
+        str | None, "File name of the notebook (no directories); absent at privacy metadata"
+    ]
     code_cells: Annotated[int | None, "Number of code cells in the notebook, when it is known"]
 
 
@@ -67,11 +75,25 @@ class HostInfo(TypedDict):
     memory_total_bytes: Annotated[int | None, "Physical memory"]
 
 
+class EnvironmentInfo(TypedDict):
+    host_id: Annotated[str | None, "Keyed hash (hmac-sha256:…) of the host name"]
+    variables: Annotated[
+        dict[str, str],
+        "Allow-listed environment variables (setting env_facts); identifiers as hmac-sha256:…",
+    ]
+
+
 class SessionStart(Envelope):
     kernel: KernelInfo
     notebook: NotebookInfo
     host: HostInfo
     privacy: Annotated[str, "Privacy level the session records at: full, redacted or metadata"]
+    environment: EnvironmentInfo
+    frameworks: Annotated[
+        dict[str, str | None],
+        "Versions installed in the kernel's environment (setting frameworks); null: not installed",
+    ]
+    frameworks_note: Annotated[str | None, "Why the framework versions are unknown, if they are"]
 
 
 class ImageSummary(TypedDict):
@@ -91,9 +113,11 @@ class OutputSummary(TypedDict):
 
 
 class ErrorInfo(TypedDict):
-    ename: Annotated[str, "Exception class name"]
-    evalue: Annotated[str, "Exception message"]
-    traceback: Annotated[str, "Traceback text with ANSI colour codes removed"]
+    ename: Annotated[str | None, "Exception class name"]
+    evalue: Annotated[str | None, "Exception message (scrubbed); absent at privacy metadata"]
+    traceback: Annotated[
+        str | None, "Traceback without ANSI colour codes (scrubbed); absent at privacy metadata"
+    ]
 
 
 class CellTimes(TypedDict):
@@ -115,10 +139,19 @@ class Cell(Envelope):
     code: Annotated[
         str | None, "The code executed (scrubbed of secrets), absent at privacy metadata"
     ]
-    code_sha256: Annotated[str | None, "SHA-256 of the code executed"]
+    code_sha256: Annotated[
+        str | None, "SHA-256 of the code as scrubbed at the session's level (redacted at metadata)"
+    ]
     code_lines: Annotated[int | None, "Lines of code executed"]
     output: OutputSummary
     error: NotRequired[ErrorInfo]
+    code_modified: Annotated[
+        bool | None, "The code differs from every cell of the notebook as saved (null: unknown)"
+    ]
+    compile_time_s: Annotated[
+        float | None, "Compile time reported in the outputs (IPU progress bar, JAX log); null: none"
+    ]
+    logger_uptime_s: Annotated[float, "Seconds since the session started, when the cell ended"]
 
 
 class KernelEvent(Envelope):
