@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from gclog import __version__
-from gclog.config import PRIVACY_LEVELS, Paths, load_settings
+from gclog.config import PRIVACY_LEVELS, Paths, Settings, load_settings
 from gclog.errors import ExitCode, GclogError
 
 
@@ -61,6 +61,7 @@ def run(
     privacy: str | None,
 ) -> int:
     """Run NOTEBOOK in a fresh kernel, record every cell, write the executed notebook."""
+    from gclog.privacy.optout import opt_out_reason
     from gclog.progress import Summary, make_progress, print_summary
     from gclog.runner import Runner, RunRequest
 
@@ -69,6 +70,7 @@ def run(
     settings = load_settings({"timeout": timeout, "privacy": privacy})
     paths = Paths.from_env()
     console = _stderr_console()
+    off = opt_out_reason(settings)
     request = RunRequest(
         notebook=notebook,
         output=output,
@@ -78,17 +80,25 @@ def run(
         inplace=inplace,
     )
     progress = make_progress(console)
-    runner = Runner(request, settings, paths, progress)
+    runner = Runner(
+        request,
+        settings,
+        paths,
+        progress,
+        announce=lambda: announce_privacy(settings, paths, "run"),
+    )
     result = runner.run()
     from gclog.store import Store
 
-    with Store(paths.store) as store:
-        records = sum(1 for _ in store.bodies(result.session_id))
+    records = 0
+    if not off:
+        with Store(paths.store) as store:
+            records = sum(1 for _ in store.bodies(result.session_id))
     print_summary(
         console,
         Summary(
             notebook=result.output,
-            store=paths.store,
+            store=None if off else paths.store,
             session_id=result.session_id,
             reason=result.reason,
             message=result.message,
@@ -98,6 +108,37 @@ def run(
         elapsed=runner.elapsed,
     )
     return result.exit_code
+
+
+def announce_privacy(settings: Settings, paths: Paths, entry_point: str) -> str | None:
+    """When recording starts: one line if it is off (returns why), else the disclosure the first
+    time. Not before: input that fails validation gets its one-line error and nothing else."""
+    from gclog.privacy.disclosure import STOP_HINTS, show_disclosure_once
+    from gclog.privacy.optout import opt_out_line, opt_out_reason
+
+    off = opt_out_reason(settings)
+    if off:
+        print(opt_out_line(off), file=sys.stderr)
+    else:
+        show_disclosure_once(
+            paths,
+            settings.privacy,
+            STOP_HINTS[entry_point],
+            lambda text: print(text, file=sys.stderr),
+        )
+    return off
+
+
+@cli.command("privacy")
+@click.option(
+    "--privacy", "level", type=click.Choice(PRIVACY_LEVELS), help="Describe this level instead."
+)
+def privacy_command(level: str | None) -> int:
+    """Print exactly what gclog collects at the current privacy level, and how to opt out."""
+    from gclog.privacy.describe import describe
+
+    click.echo(describe(load_settings({"privacy": level}), Paths.from_env()))
+    return 0
 
 
 @cli.command()

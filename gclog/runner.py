@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ from nbformat.v4 import new_output
 
 from gclog import kernel as kernels
 from gclog import notebook as notebooks
+from gclog.analytics.saved_cells import SavedCells
 from gclog.config import Paths, Settings
 from gclog.errors import ExitCode, GclogError
 from gclog.observer import Execution, Observer
@@ -120,12 +121,18 @@ class _Signals:
 
 class Runner:
     def __init__(
-        self, request: RunRequest, settings: Settings, paths: Paths, progress: RunProgress
+        self,
+        request: RunRequest,
+        settings: Settings,
+        paths: Paths,
+        progress: RunProgress,
+        announce: Callable[[], object] = lambda: None,
     ) -> None:
         self.request = request
         self.settings = settings
         self.paths = paths
         self.progress = progress
+        self.announce = announce  # called once the kernel is up, just before recording starts
         self.signals = _Signals()
         self.started = time.monotonic()
 
@@ -150,7 +157,13 @@ class Runner:
                 cell.outputs = []
                 cell.execution_count = None
                 cell.metadata.pop("execution", None)
-        recorder = Recorder("run", self.settings, self.paths, notebook_path=request.notebook)
+        recorder = Recorder(
+            "run",
+            self.settings,
+            self.paths,
+            notebook_path=request.notebook,
+            saved_cells=SavedCells.from_notebook(nb),  # the cells sent: never "modified"
+        )
         try:
             kernel = kernels.start(
                 kernel_name,
@@ -175,8 +188,12 @@ class Runner:
         output: Path,
     ) -> RunResult:
         nb.metadata["language_info"] = kernel.info.get("language_info") or {}
+        self.announce()
         recorder.start(
-            kernel.name, kernel.info, {"name": self.request.notebook.name, "code_cells": len(cells)}
+            kernel.name,
+            kernel.info,
+            {"name": self.request.notebook.name, "code_cells": len(cells)},
+            kernel_pid=kernel.pid,
         )
         writer = notebooks.CheckpointWriter(nb, output)
         observer = Observer(keep_outputs=True)
