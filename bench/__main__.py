@@ -7,6 +7,7 @@ import sys
 
 SUITES = {
     "run": "bench.run_peers",
+    "scrubber": "bench.scrubber",
 }
 
 

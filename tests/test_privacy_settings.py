@@ -160,7 +160,7 @@ def test_the_description_follows_the_level(tmp_path: Path) -> None:
     assert "level 'redacted'" in redacted and "recording: on" in redacted
     assert "personal data: email" in redacted
     assert "code " in redacted and "[scrubbed, at most 65,536 characters]" in redacted
-    assert "PAPERSPACE_NOTEBOOK_ID (hashed)" in redacted and "poptorch-geometric" in redacted
+    assert "hash:PAPERSPACE_NOTEBOOK_ID," in redacted and "poptorch-geometric" in redacted
     metadata = describe(load_settings({"privacy": "metadata"}, env={}, paths=paths), paths, env={})
     code_line = next(line for line in metadata.splitlines() if line.strip().startswith("code "))
     assert code_line.endswith("[not collected]")

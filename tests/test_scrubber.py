@@ -141,6 +141,7 @@ def test_base64_images_printed_as_text_are_reduced_not_flagged_as_secrets() -> N
         ("PASSWORD=$DB_PASSWORD", None),
         ("password: ********", None),
         ("password: <your-password>", None),
+        ("login --password --verbose", None),
     ],
 )
 def test_true_and_false_positives(text: str, expected: str | None) -> None:

@@ -7,6 +7,7 @@ filter's own tables, so this page cannot drift from what gclog does.
 from __future__ import annotations
 
 import sys
+import textwrap
 import typing
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -16,6 +17,8 @@ from gclog.privacy.filter import OTHER_TEXT_CAP, TEXT_FIELDS
 from gclog.privacy.optout import opt_out_reason
 from gclog.privacy.rules import BLOB_RULES, PERSONAL_RULES, SECRET_RULES
 from gclog.records import RECORD_TYPES, Envelope
+
+WIDTH = 100
 
 if sys.version_info >= (3, 11):
     from typing import NotRequired, Required
@@ -66,36 +69,45 @@ def treatment(event: str, path: str, level: str) -> str:
 def describe(settings: Settings, paths: Paths, env: Mapping[str, str] | None = None) -> str:
     level = settings.privacy
     off = opt_out_reason(settings, env)
-    lines = [
-        f"gclog privacy: what is collected at level {level!r} "
-        f"(from {settings.source_of('privacy')}; set with --privacy or GCLOG_PRIVACY)",
+    removed = ["secrets: " + ", ".join(dict.fromkeys(r.kind for r in SECRET_RULES))]
+    if level != "full":
+        kinds = [*dict.fromkeys(r.kind for r in PERSONAL_RULES), "identifier"]
+        removed.append(
+            "personal data: " + ", ".join(kinds) + " (identifier: this host's name and the raw"
+            " values of hashed environment variables)"
+        )
+    removed += [
+        "binary: " + ", ".join(r.kind for r in BLOB_RULES) + " (runs of 256+ characters),"
+        " control characters; images and other binary outputs are kept as type, size and hash",
+        f"other strings are cut to {OTHER_TEXT_CAP:,} characters; every cut is marked",
+    ]
+    header = [
+        f"gclog privacy: what is collected at level {level!r} (from "
+        f"{settings.source_of('privacy')}; set with --privacy or GCLOG_PRIVACY)",
         f"recording: off ({off}): nothing is recorded or sent" if off else "recording: on",
         "",
         "Removed from every text before it is stored (each becomes <redacted:KIND>):",
-        "  secrets: " + ", ".join(dict.fromkeys(r.kind for r in SECRET_RULES)),
-    ]
-    if level != "full":
-        kinds = [*dict.fromkeys(r.kind for r in PERSONAL_RULES), "identifier"]
-        lines.append(
-            "  personal data: " + ", ".join(kinds) + " (identifier: this host's name and the"
-            " raw values of hashed environment variables)"
-        )
-    lines += [
-        "  binary: " + ", ".join(r.kind for r in BLOB_RULES) + " (runs of 256+ characters);"
-        " control characters; images and other binary outputs are kept as type, size and hash",
-        f"  other text fields are cut to {OTHER_TEXT_CAP:,} characters; a cut is marked",
+        *(_wrap(item, "  ") for item in removed),
         "",
-        "Identifiers: the install is a random UUID; the notebook's path, the host name and hashed",
-        f"  variables are HMAC-SHA256 under a random key kept in {paths.identity} (never sent).",
-        "Environment variables read (no others): "
-        + (", ".join(_fact(f) for f in settings.env_facts) or "none"),
-        "Framework versions looked up in the kernel's environment: "
-        + (", ".join(settings.frameworks) or "none"),
+        _wrap(
+            "Identifiers: the install is a random UUID; the notebook's path, the host name and"
+            " hashed variables are HMAC-SHA256 under a random key kept in"
+            f" {paths.identity} (never sent)."
+        ),
+        _wrap(
+            "Environment variables read (no others; hash: means kept as a keyed hash): "
+            + (", ".join(str(f) for f in settings.env_facts) or "none")
+        ),
+        _wrap(
+            "Framework versions looked up in the kernel's environment: "
+            + (", ".join(settings.frameworks) or "none")
+        ),
         f"Records are stored in {paths.store}.",
         "",
         "Fields of each record:",
         "  every record:",
     ]
+    lines = header
     envelope = dict(record_fields(Envelope))
     lines += _field_lines("record", envelope.items(), level)
     for event, cls in RECORD_TYPES.items():
@@ -105,8 +117,8 @@ def describe(settings: Settings, paths: Paths, env: Mapping[str, str] | None = N
     return "\n".join(lines)
 
 
-def _fact(fact: Any) -> str:
-    return f"{fact.name} (hashed)" if fact.hashed else fact.name
+def _wrap(text: str, indent: str = "") -> str:
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "    ")
 
 
 def _field_lines(event: str, fields: Any, level: str) -> list[str]:

@@ -67,6 +67,8 @@ def _is_literal(match: re.Match[str], secret: str) -> bool:
     lowered = secret.lower()
     if lowered in _NULLS or set(secret) <= _MASKS or secret[0] in "$%{<":
         return False  # None, ********, $VAR, %(name)s, {name}, <your-password>
+    if secret.startswith("--"):
+        return False  # --password --verbose: the next flag, not a value
     if lowered == match.group("name").lower():
         return False  # password=password: a variable passed on
     if match.group("uvalue") is not None:
@@ -392,10 +394,10 @@ BLOB_RULES: tuple[Rule, ...] = (
     _rule(
         "base64",
         # Unbounded on purpose, and still linear: one character class, entered only at the start
-        # of a run; the lookaheads ask for a digit and a letter so "=====" rulers are left alone.
-        rf"[{_BLOB}](?<![{_BLOB}][{_BLOB}])(?=[{_BLOB}]{{0,254}}[0-9])"
-        rf"(?=[{_BLOB}]{{0,254}}[A-Za-z])[{_BLOB}]{{255,}}={{0,2}}",
+        # of a run. A digit and a letter are asked for, so "-----" rulers are left alone.
+        rf"(?<![{_BLOB}])[{_BLOB}]{{256,}}={{0,2}}",
         [],  # no keyword: its pattern is one character class, cheap everywhere
+        check=lambda m, s: any(c.isdigit() for c in s) and any(c.isalpha() for c in s),
     ),
 )
 
@@ -403,6 +405,11 @@ BLOB_RULES: tuple[Rule, ...] = (
 
 
 def _ip_address(match: re.Match[str], secret: str) -> bool:
+    """Four numbers up to 255 that start a word (v1.2.3.4 and 1.2.3.4.5 are versions)."""
+    start = match.start()
+    before = match.string[max(0, start - 2) : start]
+    if before and (before[-1].isalnum() or before[-1] in "._") and before[:1] != "\\":
+        return False
     octets = [int(part) for part in secret.split(".")]
     return all(o <= 255 for o in octets) and octets[0] not in (0, 127, 255)
 
@@ -425,7 +432,7 @@ PERSONAL_RULES: tuple[Rule, ...] = (
     ),
     _rule(
         "ip_address",
-        r"[0-9](?<!(?<!\\)[\w.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w.])",
+        r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w.])",
         [],
         check=_ip_address,
     ),

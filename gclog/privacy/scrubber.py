@@ -106,13 +106,15 @@ def merge(findings: Iterable[tuple[int, Finding]]) -> list[Finding]:
     return [finding for _, finding in merged]
 
 
-_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-+/=.")
+_TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 
 
 def _touches_token(text: str, finding: Finding) -> bool:
-    before = text[finding.start - 1 : finding.start]
-    after = text[finding.end : finding.end + 1]
-    return (before != "" and before in _TOKEN_CHARS) or (after != "" and after in _TOKEN_CHARS)
+    """A token runs straight on from the secret's edge: its rule may have been held back by it."""
+    start, end = finding.start, finding.end
+    return (start > 0 and text[start - 1] in _TOKEN_CHARS and text[start] in _TOKEN_CHARS) or (
+        end < len(text) and text[end] in _TOKEN_CHARS and text[end - 1] in _TOKEN_CHARS
+    )
 
 
 # (start in the redacted text, end there, start in the original, end there) of each redaction
@@ -135,9 +137,8 @@ def _replace_mapped(text: str, findings: Sequence[Finding]) -> tuple[str, list[_
     return "".join(parts), spans
 
 
-def _map_back(finding: Finding, spans: Sequence[_Span]) -> Finding:
+def _map_back(finding: Finding, spans: Sequence[_Span], starts: Sequence[int]) -> Finding:
     """A span of the redacted text as a span of the original; a redaction it touches is taken in."""
-    starts = [span[0] for span in spans]
 
     def original(char: int) -> tuple[int, int]:
         """Where a character of the redacted text came from (a whole secret, for a redaction)."""
@@ -184,8 +185,9 @@ class Scrubber:
             if not any(_touches_token(text, f) for f in findings):
                 break
             redacted, spans = _replace_mapped(text, findings)
+            starts = [span[0] for span in spans]
             new = [
-                _map_back(f, spans)
+                _map_back(f, spans, starts)
                 for f in self._find_once(redacted)
                 if not REDACTION.fullmatch(redacted[f.start : f.end])
             ]
