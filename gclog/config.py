@@ -68,14 +68,6 @@ class Settings:
         "What code and output text is kept: full, redacted (secrets scrubbed) or metadata (none).",
         _choice(*PRIVACY_LEVELS),
     )
-    timeout: float | None = setting(
-        None,
-        "Per-cell timeout in seconds for `gclog run` (none by default).",
-        _optional_positive_float,
-    )
-    startup_timeout: float = setting(
-        60.0, "Seconds to wait for a kernel to start and answer.", _positive_float
-    )
     disabled: bool = setting(
         False, "Record nothing and send nothing (as does DO_NOT_TRACK=1).", _bool
     )
@@ -85,9 +77,17 @@ class Settings:
         parse_env_facts,
     )
     frameworks: tuple[str, ...] = setting(
-        DEFAULT_FRAMEWORKS,
+        parse_frameworks(",".join(DEFAULT_FRAMEWORKS)),
         "Distributions whose versions in the kernel's environment session_start records.",
         parse_frameworks,
+    )
+    timeout: float | None = setting(
+        None,
+        "Per-cell timeout in seconds for `gclog run` (none by default).",
+        _optional_positive_float,
+    )
+    startup_timeout: float = setting(
+        60.0, "Seconds to wait for a kernel to start and answer.", _positive_float
     )
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

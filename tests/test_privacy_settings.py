@@ -71,6 +71,22 @@ def test_credential_variables_cannot_be_allow_listed(value: str, message: str) -
         load_settings({}, env={"GCLOG_ENV_FACTS": value})
 
 
+def test_list_settings_read_back_from_their_text(tmp_path: Path) -> None:
+    """A child process gets settings as GCLOG_* text: str() of each value must parse back."""
+    given = {"GCLOG_ENV_FACTS": "TIER_TYPE hash:PAPERSPACE_CLUSTER_ID", "GCLOG_FRAMEWORKS": "jax"}
+    settings = load_settings({}, env=given, paths=paths_in(tmp_path))
+    again = load_settings(
+        {},
+        env={
+            "GCLOG_ENV_FACTS": str(settings.env_facts),
+            "GCLOG_FRAMEWORKS": str(settings.frameworks),
+        },
+        paths=paths_in(tmp_path),
+    )
+    assert (again.env_facts, again.frameworks) == (settings.env_facts, settings.frameworks)
+    assert str(settings.env_facts) == "TIER_TYPE,hash:PAPERSPACE_CLUSTER_ID"
+
+
 def test_lists_in_the_config_file(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(
         'env_facts = ["TIER_TYPE", "hash:PAPERSPACE_CLUSTER_ID"]\nframeworks = ["torch"]\n'

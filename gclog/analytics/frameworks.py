@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-DEFAULT_FRAMEWORKS = (
+DEFAULT_FRAMEWORKS = (  # the seed's list, and jax
     "torch",
     "tensorflow",
     "jax",
@@ -44,9 +44,16 @@ print(json.dumps(found))
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
-def parse_frameworks(text: str) -> tuple[str, ...]:
+class Names(tuple[str, ...]):
+    """The setting's value; ``str()`` gives it back as the setting is written."""
+
+    def __str__(self) -> str:
+        return ",".join(self)
+
+
+def parse_frameworks(text: str) -> Names:
     """The ``frameworks`` setting: distribution names, separated by commas or spaces."""
-    names = tuple(n for n in re.split(r"[,\s]+", text.strip()) if n)
+    names = Names(n for n in re.split(r"[,\s]+", text.strip()) if n)
     for name in names:
         if not _NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a distribution name")

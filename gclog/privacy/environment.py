@@ -42,7 +42,14 @@ class EnvFact:
         return f"hash:{self.name}" if self.hashed else self.name
 
 
-def parse_env_facts(text: str) -> tuple[EnvFact, ...]:
+class EnvFacts(tuple[EnvFact, ...]):
+    """The setting's value; ``str()`` gives it back as the setting is written."""
+
+    def __str__(self) -> str:
+        return ",".join(map(str, self))
+
+
+def parse_env_facts(text: str) -> EnvFacts:
     """The ``env_facts`` setting: names separated by commas or spaces, ``hash:NAME`` to hash."""
     facts = []
     for entry in (e for e in re.split(r"[,\s]+", text.strip()) if e):
@@ -54,7 +61,7 @@ def parse_env_facts(text: str) -> tuple[EnvFact, ...]:
         if words & _CREDENTIAL_WORDS:
             raise ValueError(f"{name} looks like a credential; gclog never records those")
         facts.append(EnvFact(name, hashed))
-    return tuple(facts)
+    return EnvFacts(facts)
 
 
 def keyed(identity: Identity, value: str) -> str:
