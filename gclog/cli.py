@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from gclog import __version__
-from gclog.config import PRIVACY_LEVELS, Paths, Settings, load_settings
+from gclog.config import PRIVACY_LEVELS, Paths, load_settings
 from gclog.errors import ExitCode, GclogError
 
 
@@ -61,6 +61,7 @@ def run(
     privacy: str | None,
 ) -> int:
     """Run NOTEBOOK in a fresh kernel, record every cell, write the executed notebook."""
+    from gclog.privacy.disclosure import announce
     from gclog.privacy.optout import opt_out_reason
     from gclog.progress import Summary, make_progress, print_summary
     from gclog.runner import Runner, RunRequest
@@ -78,15 +79,10 @@ def run(
         cwd=cwd,
         allow_errors=allow_errors,
         inplace=inplace,
+        announce=lambda: announce(settings, paths, "run"),  # once the kernel is up
     )
     progress = make_progress(console)
-    runner = Runner(
-        request,
-        settings,
-        paths,
-        progress,
-        announce=lambda: announce_privacy(settings, paths, "run"),
-    )
+    runner = Runner(request, settings, paths, progress)
     result = runner.run()
     from gclog.store import Store
 
@@ -108,25 +104,6 @@ def run(
         elapsed=runner.elapsed,
     )
     return result.exit_code
-
-
-def announce_privacy(settings: Settings, paths: Paths, entry_point: str) -> str | None:
-    """When recording starts: one line if it is off (returns why), else the disclosure the first
-    time. Not before: input that fails validation gets its one-line error and nothing else."""
-    from gclog.privacy.disclosure import STOP_HINTS, show_disclosure_once
-    from gclog.privacy.optout import opt_out_line, opt_out_reason
-
-    off = opt_out_reason(settings)
-    if off:
-        print(opt_out_line(off), file=sys.stderr)
-    else:
-        show_disclosure_once(
-            paths,
-            settings.privacy,
-            STOP_HINTS[entry_point],
-            lambda text: print(text, file=sys.stderr),
-        )
-    return off
 
 
 @cli.command("privacy")

@@ -1,37 +1,29 @@
 """The pipeline behind the observer, the same for every entry point.
 
 ``run``, ``attach`` and the extension all hand what they observe to a :class:`Recorder`, which
-stamps the record (session envelope), passes it through the privacy filter, and commits it to the
-store. Services that live as long as a session (metric samplers, the shipper) start and stop here
-too, so no entry point repeats them.
+stamps the record (session envelope), and commits it to the store. Services that live as long as
+a session (metric samplers, the shipper) start and stop here too, so no entry point repeats them.
 
-When the user opted out (``GCLOG_DISABLED``, ``DO_NOT_TRACK``), the recorder still hands records to
-its caller (the progress display needs them) but keeps them only in memory: no store is opened, no
-identity file is made.
+Every record passes the privacy filter (gclog/privacy/filter.py) before the store sees it. When
+the user opted out (GCLOG_DISABLED, DO_NOT_TRACK) records are still made, for the progress display,
+but kept in memory only: no store is opened, no identity file is made.
 """
 
 from __future__ import annotations
 
-import secrets
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from gclog.analytics.compile_time import compile_time
-from gclog.analytics.frameworks import KernelProcess, framework_versions
+from gclog.analytics.enrich import cell_fields, session_fields
 from gclog.analytics.saved_cells import SavedCells
 from gclog.config import Paths, Settings
 from gclog.identity import Identity
 from gclog.observer import Execution
-from gclog.privacy.environment import environment_facts
 from gclog.privacy.filter import PrivacyFilter
-from gclog.privacy.optout import opt_out_reason
+from gclog.privacy.optout import IN_MEMORY, ephemeral_identity, opt_out_reason
 from gclog.records import EndReason, KernelInfo, NotebookInfo, Source
 from gclog.session import Session, host_info
 from gclog.store import Store
-
-IN_MEMORY = Path(":memory:")  # SQLite's name for a database that is never written to disk
 
 
 def kernel_facts(name: str | None, info: dict[str, Any]) -> KernelInfo:
@@ -59,12 +51,10 @@ class Recorder:
         self.settings = settings
         self.paths = paths
         self.off = opt_out_reason(settings)
-        if self.off:
-            self.store = Store(IN_MEMORY)
-            self.identity = Identity(install_id=str(uuid.uuid4()), key=secrets.token_bytes(32))
-        else:
-            self.store = Store(paths.store)
-            self.identity = Identity.load_or_create(paths.identity)
+        self.store = Store(IN_MEMORY if self.off else paths.store)
+        self.identity = (
+            ephemeral_identity() if self.off else Identity.load_or_create(paths.identity)
+        )
         self.privacy = PrivacyFilter(settings.privacy)
         self.session = Session(
             source,
@@ -75,7 +65,7 @@ class Recorder:
         )
         if saved_cells is None and notebook_path is not None:
             saved_cells = SavedCells.from_path(notebook_path)
-        self.saved_cells = saved_cells
+        self.saved_cells = saved_cells  # the notebook as saved, for code_modified
         self.cells: list[dict[str, Any]] = []
 
     def start(
@@ -85,40 +75,19 @@ class Recorder:
         notebook: NotebookInfo,
         kernel_pid: int | None = None,
     ) -> dict[str, Any]:
-        kernel = KernelProcess.of(kernel_pid)
-        facts = environment_facts(self.settings.env_facts, kernel.environ, self.identity)
-        # Raw identifiers (host name, notebook id) must not show up in text the filter passes.
-        self.privacy = PrivacyFilter(self.settings.privacy, facts.identifying_words)
-        self.session.record_filter = self.privacy
-        language = ((kernel_info.get("language_info") or {}).get("name") or "").lower()
-        if language == "python":
-            frameworks = framework_versions(kernel, self.settings.frameworks)
-            versions, note = frameworks.versions, frameworks.note
-        else:
-            versions = dict.fromkeys(self.settings.frameworks)
-            note = f"the kernel's language is {language or 'unknown'}, not Python"
+        seed = session_fields(self.settings, self.identity, kernel_pid, kernel_info)
+        self.privacy.hide(seed.identifying_words)  # a raw notebook id, the host name
         return self.session.start(
             kernel=kernel_facts(kernel_name, kernel_info),
             notebook=notebook,
             host=host_info(),
             privacy=self.settings.privacy,
-            environment=facts.record,
-            frameworks=versions,
-            frameworks_note=note,
+            **seed.fields,
         )
 
     def cell_finished(self, execution: Execution) -> dict[str, Any]:
-        fields = execution.cell_fields()
-        fields["code_modified"] = (
-            self.saved_cells.modified(execution.code) if self.saved_cells is not None else None
-        )
-        fields["compile_time_s"] = compile_time(
-            str(out.get("text", ""))
-            for out in execution.outputs
-            if out.get("output_type") == "stream"
-        )
-        fields["logger_uptime_s"] = round(time.monotonic() - self.session.started, 6)
-        record = self.session.cell(fields)
+        seed = cell_fields(execution, self.saved_cells, self.session.started)
+        record = self.session.cell({**execution.cell_fields(), **seed})
         self.cells.append(record)
         return record
 

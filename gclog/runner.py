@@ -53,6 +53,8 @@ class RunRequest:
     cwd: Path | None = None
     allow_errors: bool = False
     inplace: bool = False
+    # Said once the kernel is up, as recording starts (the privacy notice): not for bad input.
+    announce: Callable[[], object] = lambda: None
 
 
 @dataclass
@@ -121,18 +123,12 @@ class _Signals:
 
 class Runner:
     def __init__(
-        self,
-        request: RunRequest,
-        settings: Settings,
-        paths: Paths,
-        progress: RunProgress,
-        announce: Callable[[], object] = lambda: None,
+        self, request: RunRequest, settings: Settings, paths: Paths, progress: RunProgress
     ) -> None:
         self.request = request
         self.settings = settings
         self.paths = paths
         self.progress = progress
-        self.announce = announce  # called once the kernel is up, just before recording starts
         self.signals = _Signals()
         self.started = time.monotonic()
 
@@ -187,8 +183,8 @@ class Runner:
         recorder: Recorder,
         output: Path,
     ) -> RunResult:
+        self.request.announce()
         nb.metadata["language_info"] = kernel.info.get("language_info") or {}
-        self.announce()
         recorder.start(
             kernel.name,
             kernel.info,

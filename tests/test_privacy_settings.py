@@ -10,7 +10,7 @@ from gclog.config import Paths, load_settings
 from gclog.errors import GclogError
 from gclog.identity import Identity
 from gclog.privacy.describe import describe
-from gclog.privacy.disclosure import STOP_HINTS, disclosure, show_disclosure_once
+from gclog.privacy.disclosure import STOP_HINTS, announce, disclosure, show_disclosure_once
 from gclog.privacy.environment import EnvFact, environment_facts, parse_env_facts
 from gclog.privacy.optout import opt_out_line, opt_out_reason
 
@@ -155,6 +155,22 @@ def test_the_disclosure_shows_once_per_install(tmp_path: Path) -> None:
     assert len(shown) == 1
     (paths.state_dir / "disclosure-shown").write_text("0\n")  # an older notice was seen
     assert show_disclosure_once(paths, "redacted", STOP_HINTS["run"], shown.append)
+
+
+def test_announce_says_why_recording_is_off_or_shows_the_notice(tmp_path: Path) -> None:
+    paths = paths_in(tmp_path)
+    said: list[str] = []
+    off = load_settings({}, env={"GCLOG_DISABLED": "1"}, paths=paths)
+    assert announce(off, paths, "attach", said.append, env={}) == "GCLOG_DISABLED=1"
+    assert said == ["gclog: recording is off (GCLOG_DISABLED=1): nothing is recorded or sent"]
+    assert not paths.state_dir.exists()
+    on = load_settings({}, env={}, paths=paths)
+    said.clear()
+    assert announce(on, paths, "run", said.append, env={}) is None
+    assert announce(on, paths, "run", said.append, env={}) is None
+    assert len(said) == 1 and "GCLOG_DISABLED=1" in said[0]
+    assert announce(on, paths, "extension", said.append, every_time=True, env={}) is None
+    assert len(said) == 2 and "%unload_ext gclog" in said[1]
 
 
 def test_an_unwritable_home_shows_it_again_rather_than_fail(tmp_path: Path) -> None:

@@ -2,17 +2,20 @@
 
 It keeps the seed's promise in gclog's own words: progression through the notebook, the notebook's
 cells, code and outputs, and environment details are collected, and anonymised before they are
-stored or sent. ``gclog run`` and ``gclog attach`` show it once per install (and again if its
-version changes); the extension shows it every time it is loaded, in the cell, as the seed did.
+stored or sent. :func:`announce` is what an entry point calls as recording starts: ``gclog run``
+shows the notice once per install (and again if its version changes); ``attach`` is meant to do
+the same, and the extension to show it every time it loads, in the cell, as the seed did.
 """
 
 from __future__ import annotations
 
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from gclog.config import Paths
+from gclog.config import Paths, Settings
+from gclog.privacy.optout import opt_out_line, opt_out_reason
 
 DISCLOSURE_VERSION = 1
 WIDTH = 96
@@ -53,6 +56,34 @@ def disclosure(level: str, stop_hint: str) -> str:
         textwrap.fill(p, WIDTH, subsequent_indent="  " if p.startswith("- ") else "")
         for p in paragraphs
     )
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def announce(
+    settings: Settings,
+    paths: Paths,
+    entry_point: str,
+    write: Callable[[str], None] = _stderr,
+    every_time: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> str | None:
+    """What to say as recording starts: the opt-out line (and why it is off, returned), or the
+    notice — once per install, or ``every_time`` (the extension, in the cell, as the seed did).
+
+    Call it once the session is about to record, not earlier: input that fails validation gets
+    its one-line error and nothing else.
+    """
+    off = opt_out_reason(settings, env)
+    if off:
+        write(opt_out_line(off))
+    elif every_time:
+        write(disclosure(settings.privacy, STOP_HINTS[entry_point]))
+    else:
+        show_disclosure_once(paths, settings.privacy, STOP_HINTS[entry_point], write)
+    return off
 
 
 def _marker(paths: Paths) -> Path:

@@ -96,6 +96,11 @@ class PrivacyFilter:
         self._keys: dict[str, tuple[str, Counter[str]]] = {}
         self._warned = False
 
+    def hide(self, identifiers: Iterable[str]) -> None:
+        """Also remove these words (a host name, a notebook id) from text, at ``redacted``."""
+        self.scrubber = scrubber_for(self.level, identifiers)
+        self._keys.clear()
+
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
         try:
             return self.apply(record)

@@ -8,9 +8,15 @@ when set to 1, true or yes.
 from __future__ import annotations
 
 import os
+import secrets
+import uuid
 from collections.abc import Mapping
+from pathlib import Path
 
 from gclog.config import Settings
+from gclog.identity import Identity
+
+IN_MEMORY = Path(":memory:")  # SQLite's name for a database that is never written to disk
 
 _YES = ("1", "true", "yes")
 
@@ -27,6 +33,11 @@ def opt_out_reason(settings: Settings, env: Mapping[str, str] | None = None) -> 
     if value in _YES:
         return f"DO_NOT_TRACK={env['DO_NOT_TRACK'].strip()}"
     return None
+
+
+def ephemeral_identity() -> Identity:
+    """An identity for a session that records nothing: made in memory, never saved."""
+    return Identity(install_id=str(uuid.uuid4()), key=secrets.token_bytes(32))
 
 
 def opt_out_line(reason: str) -> str:
