@@ -63,9 +63,9 @@ def test_threads_and_processes_writing_at_once_lose_nothing(tmp_path: Path) -> N
             store.append(record(name, i))
 
     threads = [threading.Thread(target=write, args=(f"t{n}",)) for n in range(4)]
-    procs = [
-        multiprocessing.Process(target=_write_many, args=(path, f"p{n}", 200)) for n in range(2)
-    ]
+    # spawn, not fork: a child forked while the writer threads hold SQLite's locks can hang.
+    spawn = multiprocessing.get_context("spawn")
+    procs = [spawn.Process(target=_write_many, args=(path, f"p{n}", 200)) for n in range(2)]
     for worker in threads + procs:
         worker.start()
     for worker in threads + procs:
