@@ -171,6 +171,8 @@ def main() -> None:
          "|---|---|---|", *throughput]
     )  # fmt: skip
 
+    with_filter = speeds["secrets + blobs (level full)"]
+    without_filter = speeds["secrets + blobs, no keyword pre-filter"]
     excerpt_s = excerpt_of_a_long_log(transcript, everything)
     record = {
         "event_type": "cell",
@@ -194,8 +196,9 @@ def main() -> None:
         f"Each hostile input is about 1 MB of near misses, scrubbed whole with every rule (level "
         f"`redacted`); each must take under {LIMIT_S:g} s. Worst: **{worst * 1000:.0f} ms**.\n\n"
         f"{hostile}\n\n{through_table}\n\n"
-        "The keyword pre-filter saves little now that every rule starts with a literal the regex "
-        "engine can scan for; it stays, as the guard for rules that do not.\n\n"
+        f"The keyword pre-filter makes the `full` set {with_filter / without_filter:.2f}× as fast; "
+        "most of the speed comes from every rule starting with a literal the regex engine scans "
+        "for (a rule that starts with a lookbehind instead tries every position).\n\n"
         f"A 100 MB log cut to an 8 KiB excerpt (head and tail windows, scrubbed): "
         f"**{excerpt_s * 1000:.0f} ms** — the cost follows the cap, not the log.\n\n"
         "The whole record filter on a typical cell record (median of 2,000): "
