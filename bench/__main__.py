@@ -10,6 +10,7 @@ SUITES = {
     "extension": "bench.extension",
     "sampler_cost": "bench.sampler_cost",
     "shipping": "bench.shipping",
+    "scrubber": "bench.scrubber",
 }
 
 

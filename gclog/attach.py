@@ -32,6 +32,7 @@ from gclog.config import Paths, Settings
 from gclog.connect import Target, find_kernel_process, heartbeat, is_alive, open_target
 from gclog.errors import ExitCode, GclogError
 from gclog.observer import Execution, KernelRestarted, Observer
+from gclog.privacy.disclosure import announce
 from gclog.recorder import Recorder
 from gclog.records import EndReason, Source
 from gclog.registry import AlreadyObserved, Registry
@@ -365,6 +366,10 @@ def attach(
 ) -> int:
     """Observe a kernel in the foreground until it ends or we are stopped; the exit code."""
     target = open_target(kernel, existing, kernel_pid)
+    if not ready_pipe:  # a sidecar's parent (the extension, --detach) has told the user already
+        off = announce(settings, paths, "attach")
+        if off:
+            return ExitCode.OK
     with contextlib.suppress(OSError):
         # The observer yields the CPU to the kernel and its front end: it needs ~1 ms per cell,
         # and its socket keeps what arrives while it waits.

@@ -104,6 +104,8 @@ def run(
     **metrics: Any,
 ) -> int:
     """Run NOTEBOOK in a fresh kernel, record every cell, write the executed notebook."""
+    from gclog.privacy.disclosure import announce
+    from gclog.privacy.optout import opt_out_reason
     from gclog.progress import Summary, make_progress, print_summary
     from gclog.runner import Runner, RunRequest
 
@@ -114,6 +116,7 @@ def run(
     )
     paths = Paths.from_env()
     console = _stderr_console()
+    off = opt_out_reason(settings)
     request = RunRequest(
         notebook=notebook,
         output=output,
@@ -121,19 +124,22 @@ def run(
         cwd=cwd,
         allow_errors=allow_errors,
         inplace=inplace,
+        announce=lambda: announce(settings, paths, "run"),  # once the kernel is up
     )
     progress = make_progress(console)
     runner = Runner(request, settings, paths, progress)
     result = runner.run()
     from gclog.store import Store
 
-    with Store(paths.store) as store:
-        records = sum(1 for _ in store.bodies(result.session_id))
+    records = 0
+    if not off:
+        with Store(paths.store) as store:
+            records = sum(1 for _ in store.bodies(result.session_id))
     print_summary(
         console,
         Summary(
             notebook=result.output,
-            store=paths.store,
+            store=None if off else paths.store,
             session_id=result.session_id,
             reason=result.reason,
             message=result.message,
@@ -143,6 +149,18 @@ def run(
         elapsed=runner.elapsed,
     )
     return result.exit_code
+
+
+@cli.command("privacy")
+@click.option(
+    "--privacy", "level", type=click.Choice(PRIVACY_LEVELS), help="Describe this level instead."
+)
+def privacy_command(level: str | None) -> int:
+    """Print exactly what gclog collects at the current privacy level, and how to opt out."""
+    from gclog.privacy.describe import describe
+
+    click.echo(describe(load_settings({"privacy": level}), Paths.from_env()))
+    return 0
 
 
 @cli.command()

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gclog.analytics.frameworks import DEFAULT_FRAMEWORKS, parse_frameworks
 from gclog.errors import GclogError
+from gclog.privacy.environment import DEFAULT_ENV_FACTS, EnvFact, parse_env_facts
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,6 +88,19 @@ class Settings:
         "redacted",
         "What code and output text is kept: full, redacted (secrets scrubbed) or metadata (none).",
         _choice(*PRIVACY_LEVELS),
+    )
+    disabled: bool = setting(
+        False, "Record nothing and send nothing (as does DO_NOT_TRACK=1).", _bool
+    )
+    env_facts: tuple[EnvFact, ...] = setting(
+        parse_env_facts(",".join(DEFAULT_ENV_FACTS)),
+        "Environment variables session_start may record; hash:NAME records a keyed hash.",
+        parse_env_facts,
+    )
+    frameworks: tuple[str, ...] = setting(
+        parse_frameworks(",".join(DEFAULT_FRAMEWORKS)),
+        "Distributions whose versions in the kernel's environment session_start records.",
+        parse_frameworks,
     )
     timeout: float | None = setting(
         None,
@@ -246,6 +261,8 @@ def load_settings(
             raw, origin = file_values[f.name], f"config file {config_path}"
         else:
             continue
+        if isinstance(raw, (list, tuple)):  # a TOML array: the same as a comma-separated string
+            raw = ",".join(map(str, raw))
         try:
             values[f.name] = parse(raw) if isinstance(raw, str) else parse(str(raw))
         except ValueError as exc:

@@ -14,21 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DISCLOSURE = """\
-gclog records how this notebook is used, to help improve it for future users: the cells you run
-(code and outputs, with secrets such as tokens and passwords removed), their timings and errors,
-and the resources they use (CPU, memory, accelerators). Identifiers such as the notebook's path are
-kept only as keyed hashes; the records are kept on this machine and, if configured, uploaded.
-To stop at any time, run: %unload_ext gclog   (set GCLOG_DISABLED=1 to never record)"""
-
 _state: dict[str, Any] = {"session": None, "pid": None, "disclosed": False}
-
-
-def _opted_out() -> str | None:
-    for name in ("GCLOG_DISABLED", "DO_NOT_TRACK"):
-        if os.environ.get(name, "").strip().lower() in ("1", "true", "yes"):
-            return f"{name} is set"
-    return None
 
 
 def _notebook_path(ipython: Any) -> str | None:
@@ -57,20 +43,29 @@ def _observing() -> bool:
 
 
 def load(ipython: Any) -> None:
-    reason = _opted_out()
-    if reason:
-        print(f"gclog: {reason}: nothing is recorded")
+    from gclog.config import Paths, load_settings
+    from gclog.errors import GclogError
+    from gclog.privacy.disclosure import announce
+    from gclog.privacy.optout import opt_out_line, opt_out_reason
+
+    try:
+        settings = load_settings()
+    except GclogError as exc:
+        print(f"gclog: {exc}", file=sys.stderr)
+        return
+    off = opt_out_reason(settings)
+    if off:
+        print(opt_out_line(off))
         return
     if _observing():
         print(f"gclog: already observing this kernel (session {_state['session']})")
         return
-    if not _state["disclosed"]:
-        print(DISCLOSURE)
+    if not _state["disclosed"]:  # once per kernel, in the cell, as the seed did
+        announce(settings, Paths.from_env(), "extension", write=print, every_time=True)
         _state["disclosed"] = True
     from ipykernel.connect import get_connection_file
 
     from gclog.attach import start_in_background
-    from gclog.errors import GclogError
 
     try:
         background = start_in_background(

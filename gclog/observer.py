@@ -19,7 +19,6 @@ from gclog.outputs import error_info, summarize
 from gclog.records import CellStatus, CellTimes, iso
 from gclog.text import truncate
 
-CODE_CAP = 64 * 1024
 _OUTPUT_TYPES = frozenset(("stream", "display_data", "execute_result", "error"))
 # Without the notebook in memory (attach), a long stream is compacted to this many characters.
 _STREAM_COMPACT_AT = 1024 * 1024
@@ -97,7 +96,7 @@ class Execution:
             "times": times,
             "duration_s": self.duration_s,
             "queue_wait_s": self.queue_wait_s,
-            "code": truncate(code, CODE_CAP) if code is not None else None,
+            "code": code,  # whole: the privacy filter scrubs it, then cuts it to its cap
             "code_sha256": hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
             if code is not None
             else None,

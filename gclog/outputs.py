@@ -1,7 +1,9 @@
 """Cell outputs (nbformat dicts) → the output summary of a cell record.
 
-Only ``text/plain`` and stream text are excerpted; HTML, JSON and the like count by size only, and
-binary payloads (images, PDFs) are reduced to MIME type, decoded size and SHA-256.
+Only ``text/plain`` and stream text are kept; HTML, JSON and the like count by size only, and
+binary payloads (images, PDFs) are reduced to MIME type, decoded size and SHA-256. Texts are kept
+whole here: the privacy filter scrubs them and cuts them to their caps (cutting first would leave
+half a secret where no rule recognises it).
 """
 
 from __future__ import annotations
@@ -15,11 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from gclog.records import ErrorInfo, ImageSummary, OutputSummary
-from gclog.text import strip_ansi, truncate
-
-TEXT_CAP = 8 * 1024  # characters kept of each of stdout, stderr and results
-TRACEBACK_CAP = 16 * 1024
-EVALUE_CAP = 2 * 1024
+from gclog.text import strip_ansi
 
 
 def is_binary_mime(mime: str) -> bool:
@@ -86,13 +84,13 @@ def summarize(outputs: Iterable[Mapping[str, Any]]) -> OutputSummary:
 def _excerpt(parts: list[str], sep: str = "") -> str | None:
     if not parts:
         return None
-    return truncate(strip_ansi(sep.join(parts)), TEXT_CAP)
+    return strip_ansi(sep.join(parts))
 
 
 def error_info(content: Mapping[str, Any]) -> ErrorInfo:
     traceback = content.get("traceback") or []
     return {
         "ename": str(content.get("ename", "")),
-        "evalue": truncate(strip_ansi(str(content.get("evalue", ""))), EVALUE_CAP),
-        "traceback": truncate(strip_ansi("\n".join(map(str, traceback))), TRACEBACK_CAP),
+        "evalue": strip_ansi(str(content.get("evalue", ""))),
+        "traceback": strip_ansi("\n".join(map(str, traceback))),
     }

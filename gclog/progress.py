@@ -32,7 +32,7 @@ class RunProgress(Protocol):
 @dataclass
 class Summary:
     notebook: Path | None
-    store: Path
+    store: Path | None  # None: recording was off
     session_id: str
     reason: str
     message: str | None
@@ -155,6 +155,9 @@ def print_summary(console: Console, summary: Summary, elapsed: float) -> None:
         console.print(f"  slowest: {slowest}", soft_wrap=True)
     if summary.notebook is not None:
         console.print(f"  notebook: {escape(str(summary.notebook))}", soft_wrap=True)
+    if summary.store is None:
+        console.print("  records: none (recording is off)")
+        return
     console.print(
         f"  records: {summary.records} in {escape(str(summary.store))} "
         f"(gclog export --session {summary.session_id})",

@@ -3,6 +3,10 @@
 ``run``, ``attach`` and the extension all hand what they observe to a :class:`Recorder`, which
 stamps the record (session envelope), and commits it to the store. Services that live as long as
 a session (metric samplers, the shipper) start and stop here too, so no entry point repeats them.
+
+Every record passes the privacy filter (gclog/privacy/filter.py) before the store sees it. When
+the user opted out (GCLOG_DISABLED, DO_NOT_TRACK) records are still made, for the progress display,
+but kept in memory only: no store is opened, no identity file is made.
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gclog.analytics.enrich import cell_fields, session_fields
+from gclog.analytics.saved_cells import SavedCells
 from gclog.config import Paths, Settings
 from gclog.identity import Identity
 from gclog.observer import Execution
+from gclog.privacy.filter import PrivacyFilter
+from gclog.privacy.optout import IN_MEMORY, ephemeral_identity, opt_out_reason
 from gclog.records import EndReason, KernelInfo, NotebookInfo, Source
 from gclog.registry import Entry, Registry
 from gclog.samplers.base import Context
@@ -47,12 +55,28 @@ class Recorder:
         settings: Settings,
         paths: Paths,
         notebook_path: Path | None = None,
+        saved_cells: SavedCells | None = None,
     ) -> None:
         self.settings = settings
         self.paths = paths
-        self.store = Store(paths.store, max_bytes=settings.store_max_mb * 2**20)
-        self.identity = Identity.load_or_create(paths.identity)
-        self.session = Session(source, self.store, self.identity, notebook_path=notebook_path)
+        self.off = opt_out_reason(settings)
+        self.store = Store(
+            IN_MEMORY if self.off else paths.store, max_bytes=settings.store_max_mb * 2**20
+        )
+        self.identity = (
+            ephemeral_identity() if self.off else Identity.load_or_create(paths.identity)
+        )
+        self.privacy = PrivacyFilter(settings.privacy)
+        self.session = Session(
+            source,
+            self.store,
+            self.identity,
+            notebook_path=notebook_path,
+            record_filter=self.privacy,
+        )
+        if saved_cells is None and notebook_path is not None:
+            saved_cells = SavedCells.from_path(notebook_path)
+        self.saved_cells = saved_cells  # the notebook as saved, for code_modified
         self.cells: list[dict[str, Any]] = []
         self.silent_executions = 0  # requests sent with silent=True: seen, counted, not cells
         self.registry = Registry(paths)
@@ -63,7 +87,7 @@ class Recorder:
         )
         self.metrics: SamplerPool | None = None
         # Ships in the background from the store (earlier sessions' backlog first); None: local.
-        self.shipper = start_for_session(settings, paths)
+        self.shipper = None if self.off else start_for_session(settings, paths)
 
     def start(
         self,
@@ -80,6 +104,8 @@ class Recorder:
         ``kernel_pid`` is the kernel process whose tree the cells' resources come from;
         ``warn`` shows a sampler's one warning when it is switched off.
         """
+        seed = session_fields(self.settings, self.identity, kernel_pid, kernel_info)
+        self.privacy.hide(seed.identifying_words)  # a raw notebook id, the host name
         self.metrics = SamplerPool(
             PoolSettings.from_settings(self.settings), Context(kernel_pid=kernel_pid), warn=warn
         )
@@ -89,6 +115,7 @@ class Recorder:
             host=host_info(),
             privacy=self.settings.privacy,
             metrics=self.metrics.start(),
+            **seed.fields,
         )
         entry = self.entry
         entry.kernel_name, entry.kernel_pid = kernel_name, kernel_pid
@@ -107,7 +134,10 @@ class Recorder:
             self.metrics.cell_started(execution.msg_id)
 
     def cell_finished(self, execution: Execution) -> dict[str, Any]:
-        fields = execution.cell_fields()
+        fields = {
+            **execution.cell_fields(),
+            **cell_fields(execution, self.saved_cells, self.session.started),
+        }
         resources = self.metrics.cell_finished(execution.msg_id) if self.metrics else None
         if resources is not None:
             fields["resources"] = resources
@@ -157,6 +187,8 @@ class Recorder:
 
     def tick(self, force: bool = False) -> None:
         """Write the registry entry if it changed and was not written in the last moments."""
+        if self.off:
+            return  # opted out: no state is written, the registry included
         now = time.time()
         if self._registry_dirty and (force or now - self._registry_written >= REGISTRY_EVERY_S):
             self._registry_dirty = False
@@ -167,7 +199,8 @@ class Recorder:
         """Flush the session, then give the shipper at most ``flush_timeout`` to send the rest."""
         if self.metrics is not None:
             self.metrics.stop()
-        self.registry.remove(self.session.id)
+        if not self.off:
+            self.registry.remove(self.session.id)
         self.session.flush()
         try:
             if self.shipper is not None:

@@ -50,6 +50,12 @@ class Envelope(TypedDict):
             "fields cut (each ends with a marker); the local store keeps the whole record",
         ]
     ]
+    redactions: NotRequired[
+        Annotated[dict[str, int], "What the privacy filter removed, by kind (counts, not values)"]
+    ]
+    privacy_filter_error: NotRequired[
+        Annotated[str, "The privacy filter failed: only the envelope was kept (the error's type)"]
+    ]
 
 
 class KernelInfo(TypedDict):
@@ -62,7 +68,9 @@ class KernelInfo(TypedDict):
 
 
 class NotebookInfo(TypedDict):
-    name: Annotated[str | None, "File name of the notebook (no directories)"]
+    name: Annotated[
+        str | None, "File name of the notebook (no directories); absent at privacy metadata"
+    ]
     code_cells: Annotated[int | None, "Number of code cells in the notebook, when it is known"]
 
 
@@ -91,12 +99,26 @@ class MetricsSetup(TypedDict):
     sources: Annotated[dict[str, MetricSource], "Every metric source gclog knows: on, or why off"]
 
 
+class EnvironmentInfo(TypedDict):
+    host_id: Annotated[str | None, "Keyed hash (hmac-sha256:…) of the host name"]
+    variables: Annotated[
+        dict[str, str],
+        "Allow-listed environment variables (setting env_facts); identifiers as hmac-sha256:…",
+    ]
+
+
 class SessionStart(Envelope):
     kernel: KernelInfo
     notebook: NotebookInfo
     host: HostInfo
     privacy: Annotated[str, "Privacy level the session records at: full, redacted or metadata"]
     metrics: Annotated[MetricsSetup, "Which metric sources are on, and why any is off"]
+    environment: EnvironmentInfo
+    frameworks: Annotated[
+        dict[str, str | None],
+        "Versions installed in the kernel's environment (setting frameworks); null: not installed",
+    ]
+    frameworks_note: Annotated[str | None, "Why the framework versions are unknown, if they are"]
 
 
 class ImageSummary(TypedDict):
@@ -116,9 +138,11 @@ class OutputSummary(TypedDict):
 
 
 class ErrorInfo(TypedDict):
-    ename: Annotated[str, "Exception class name"]
-    evalue: Annotated[str, "Exception message"]
-    traceback: Annotated[str, "Traceback text with ANSI colour codes removed"]
+    ename: Annotated[str | None, "Exception class name"]
+    evalue: Annotated[str | None, "Exception message (scrubbed); absent at privacy metadata"]
+    traceback: Annotated[
+        str | None, "Traceback without ANSI colour codes (scrubbed); absent at privacy metadata"
+    ]
 
 
 class CellTimes(TypedDict):
@@ -171,13 +195,22 @@ class Cell(Envelope):
     code: Annotated[
         str | None, "The code executed (scrubbed of secrets), absent at privacy metadata"
     ]
-    code_sha256: Annotated[str | None, "SHA-256 of the code executed"]
+    code_sha256: Annotated[
+        str | None, "SHA-256 of the code as scrubbed at the session's level (redacted at metadata)"
+    ]
     code_lines: Annotated[int | None, "Lines of code executed"]
     output: OutputSummary
     error: NotRequired[ErrorInfo]
     resources: NotRequired[
         Annotated[CellResources, "What the kernel's process tree used during the cell"]
     ]
+    code_modified: Annotated[
+        bool | None, "The code differs from every cell of the notebook as saved (null: unknown)"
+    ]
+    compile_time_s: Annotated[
+        float | None, "Compile time reported in the outputs (IPU progress bar, JAX log); null: none"
+    ]
+    logger_uptime_s: Annotated[float, "Seconds since the session started, when the cell ended"]
 
 
 class Reduced(TypedDict, total=False):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from nbformat.v4 import new_output
 
 from gclog import kernel as kernels
 from gclog import notebook as notebooks
+from gclog.analytics.saved_cells import SavedCells
 from gclog.config import Paths, Settings
 from gclog.errors import ExitCode, GclogError
 from gclog.observer import Execution, Observer
@@ -51,6 +53,8 @@ class RunRequest:
     cwd: Path | None = None
     allow_errors: bool = False
     inplace: bool = False
+    # Said once the kernel is up, as recording starts (the privacy notice): not for bad input.
+    announce: Callable[[], object] = lambda: None
 
 
 @dataclass
@@ -127,7 +131,13 @@ class Runner:
                 cell.outputs = []
                 cell.execution_count = None
                 cell.metadata.pop("execution", None)
-        recorder = Recorder("run", self.settings, self.paths, notebook_path=request.notebook)
+        recorder = Recorder(
+            "run",
+            self.settings,
+            self.paths,
+            notebook_path=request.notebook,
+            saved_cells=SavedCells.from_notebook(nb),  # the cells sent: never "modified"
+        )
         try:
             kernel = kernels.start(
                 kernel_name,
@@ -136,12 +146,14 @@ class Runner:
                 on_output=lambda line: self.progress.note(f"kernel: {line}"),
             )
             # The kernel is ours: a `gclog attach` of it would record every cell twice.
-            recorder.registry.lock_kernel(kernel.manager.connection_file)
+            if not recorder.off:
+                recorder.registry.lock_kernel(kernel.manager.connection_file)
             try:
                 with self.signals.installed():
                     return self._execute(nb, cells, kernel, recorder, output)
             finally:
-                recorder.registry.unlock_kernel(kernel.manager.connection_file)
+                if not recorder.off:
+                    recorder.registry.unlock_kernel(kernel.manager.connection_file)
                 kernel.shutdown()
         finally:
             recorder.close()
@@ -154,6 +166,7 @@ class Runner:
         recorder: Recorder,
         output: Path,
     ) -> RunResult:
+        self.request.announce()
         nb.metadata["language_info"] = kernel.info.get("language_info") or {}
         start = recorder.start(
             kernel.name,

@@ -12,6 +12,11 @@ def strip_ansi(text: str) -> str:
     return _ANSI.sub("", text) if "\x1b" in text else text
 
 
+def cut_marker(cut: int) -> str:
+    """What stands where ``cut`` characters were taken out of a text."""
+    return f"\n…[gclog: {cut} characters cut]…\n"
+
+
 def truncate(text: str, cap: int) -> str:
     """Keep the head and the tail of ``text`` within ``cap`` characters, marking the cut.
 
@@ -23,7 +28,7 @@ def truncate(text: str, cap: int) -> str:
     cut = len(text) - cap
     # The marker names how much was cut; its own width is taken out of the kept text.
     for _ in range(3):
-        marker = f"\n…[gclog: {cut} characters cut]…\n"
+        marker = cut_marker(cut)
         keep = cap - len(marker)
         if keep < 2:
             return text[:cap]

@@ -88,6 +88,22 @@ class Env:
         return self.leftover_processes()
 
 
+def persisted(env: Env, extra: dict[str, bytes] | None = None) -> dict[str, bytes]:
+    """Everything gclog kept, byte for byte: each file under GCLOG_HOME (the store, its WAL, the
+    identity...) and the NDJSON export. ``extra`` adds what left the machine (shipped objects)."""
+    found: dict[str, bytes] = {}
+    if env.home.exists():
+        for path in sorted(env.home.rglob("*")):
+            if path.is_file():
+                found[str(path.relative_to(env.home))] = path.read_bytes()
+    if env.store.exists():
+        export = env.gclog("export")
+        assert export.returncode == 0, export.stderr
+        found["gclog export"] = export.stdout.encode()
+    found.update(extra or {})
+    return found
+
+
 def write_notebook(path: Path, *cells: str | dict[str, Any], kernel: str = "python3") -> Path:
     """Cells are code strings, or dicts with ``source`` and optional ``tags``/``markdown``."""
     nb = new_notebook(

@@ -49,7 +49,7 @@ def test_every_cell_between_load_and_unload_is_recorded(env: Env) -> None:
     out = nbformat.read(env.root / "n.out.ipynb", as_version=4)
     loaded = "".join(o.get("text", "") for o in out.cells[0].outputs)
     assert "gclog records how this notebook is used" in loaded  # the disclosure
-    assert "%unload_ext gclog" in loaded and "observing this kernel" in loaded
+    assert "`%unload_ext gclog`" in loaded and "observing this kernel" in loaded
     assert "gclog records how" not in "".join(o.get("text", "") for o in out.cells[4].outputs)
     unloaded = out.cells[7].outputs[0]["data"]["text/plain"]
     assert unloaded.startswith("gclog: stopped observing this kernel")
@@ -96,7 +96,7 @@ def test_nbclient_and_opt_out(env: Env) -> None:
         NotebookClient(
             fresh, kernel_name="python3", resources={"metadata": {"path": str(env.root)}}
         ).execute()
-        assert "GCLOG_DISABLED is set" in fresh.cells[0].outputs[0]["text"]
+        assert "recording is off (GCLOG_DISABLED=1)" in fresh.cells[0].outputs[0]["text"]
         assert len(env.records()) == before
     finally:
         os.environ.clear()

@@ -12,7 +12,8 @@ from gclog.cli import SHELLS, completion_script
 from gclog.schema import athena_columns, athena_ddl, record_schemas
 
 
-def test_real_records_from_a_run_validate_against_the_schema(env: Env) -> None:
+@pytest.mark.parametrize("level", ["full", "redacted", "metadata"])
+def test_real_records_from_a_run_validate_against_the_schema(env: Env, level: str) -> None:
     path = write_notebook(
         env.root / "n.ipynb",
         "print('hi')",
@@ -21,7 +22,7 @@ def test_real_records_from_a_run_validate_against_the_schema(env: Env) -> None:
         "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==')))",
         "1/0",
     )
-    assert env.gclog("run", str(path), "--allow-errors").returncode == 0
+    assert env.gclog("run", str(path), "--allow-errors", "--privacy", level).returncode == 0
     result = env.gclog("schema")
     assert result.returncode == 0
     schema = json.loads(result.stdout)

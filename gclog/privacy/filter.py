@@ -1,0 +1,262 @@
+"""The privacy filter: every record passes through it before it is written anywhere.
+
+It walks the whole record, not only the fields it knows, so a field added later cannot carry a
+secret past it:
+
+- known text fields (``TEXT_FIELDS``: code, output excerpts, error value and traceback, notebook
+  name) are scrubbed at the privacy level's rules and cut to their documented cap, or dropped at
+  ``metadata``;
+- every other string is scrubbed too (secrets and blobs at ``full``, personal data as well at
+  ``redacted`` and ``metadata``) and cut to ``OTHER_TEXT_CAP``; the envelope's own ids are left as
+  they are;
+- control characters and lone surrogates become U+FFFD, bytes become their size, NaN and infinities
+  become null: nothing binary or invalid reaches the store;
+- a record still over ``RECORD_BYTES_LIMIT`` (far under Firehose's 1,000 KiB) has its largest field
+  halved until it fits.
+
+What was removed is counted in the record's ``redactions`` (kinds and counts, never values). If the
+filter itself fails, the record is kept as its envelope only: never lost, never written unscrubbed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gclog.privacy.excerpt import scrub_excerpt
+from gclog.privacy.rules import personal_scrubber, secret_scrubber
+from gclog.privacy.scrubber import Scrubber
+
+KIB = 1024
+RECORD_BYTES_LIMIT = 256 * KIB
+OTHER_TEXT_CAP = 4 * KIB
+
+
+@dataclass(frozen=True)
+class TextField:
+    cap: int
+    doc: str
+
+
+# Dotted paths (event_type.field.subfield) of the fields that hold people's text.
+TEXT_FIELDS: dict[str, TextField] = {
+    "cell.code": TextField(64 * KIB, "the code executed"),
+    "cell.output.stdout": TextField(8 * KIB, "excerpt of what the cell printed"),
+    "cell.output.stderr": TextField(8 * KIB, "excerpt of what the cell printed to stderr"),
+    "cell.output.result": TextField(8 * KIB, "excerpt of the cell's results and displays as text"),
+    "cell.error.evalue": TextField(2 * KIB, "the exception's message"),
+    "cell.error.traceback": TextField(16 * KIB, "the traceback"),
+    "session_start.notebook.name": TextField(256, "the notebook's file name"),
+}
+# Strings gclog makes itself (ids, times, versions): nothing of the user's is in them.
+GENERATED_FIELDS = frozenset(
+    f"{event}.{name}"
+    for event in ("session_start", "cell", "kernel", "session_end", "metrics")
+    for name in (
+        "schema",
+        "event_id",
+        "event_type",
+        "event_time",
+        "session_id",
+        "source",
+        "user_id",
+        "notebook_id",
+        "gclog_version",
+    )
+)
+# Kept at `metadata` although text: a class name says what failed, not what the data was.
+_ENAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,255}")
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_MIN_SCRUBBABLE = 5  # no rule matches fewer characters than this ("pwd=x")
+
+
+def clean(text: str) -> str:
+    """Control characters (bar tab, newline, return) and lone surrogates become U+FFFD."""
+    return _UNPRINTABLE.sub("\ufffd", text)
+
+
+def scrubber_for(level: str, identifiers: Iterable[str] = ()) -> Scrubber:
+    """``full`` removes secrets and blobs; ``redacted`` and ``metadata`` personal data too."""
+    return secret_scrubber() if level == "full" else personal_scrubber(identifiers)
+
+
+class PrivacyFilter:
+    """``filter(record) -> record``, for :class:`gclog.session.Session`'s ``record_filter``."""
+
+    def __init__(self, level: str, identifiers: Iterable[str] = ()) -> None:
+        self.level = level
+        self.scrubber = scrubber_for(level, identifiers)
+        self._keys: dict[str, tuple[str, Counter[str]]] = {}
+        self._warned = False
+
+    def hide(self, identifiers: Iterable[str]) -> None:
+        """Also remove these words (a host name, a notebook id) from text, at ``redacted``."""
+        self.scrubber = scrubber_for(self.level, identifiers)
+        self._keys.clear()
+
+    def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.apply(record)
+        except Exception as exc:  # a bug here must cost the record's content, never the record
+            return self._envelope_only(record, exc)
+
+    def apply(self, record: dict[str, Any]) -> dict[str, Any]:
+        event = str(record.get("event_type", "record"))
+        counts: Counter[str] = Counter()
+        out: dict[str, Any] = {}
+        for key, value in record.items():
+            out[self._key(key, counts)] = self._value(f"{event}.{key}", value, counts)
+        if event == "cell" and isinstance(record.get("code"), str):
+            self._code(record["code"], out, counts)
+        if self.level == "metadata":
+            self._drop_text(event, out)
+        if counts:
+            out["redactions"] = dict(sorted(counts.items()))
+        return fit(out, self.scrubber)
+
+    # -- the walk ------------------------------------------------------------------------------------
+
+    def _value(self, path: str, value: Any, counts: Counter[str]) -> Any:
+        if isinstance(value, str):
+            return self._string(path, value, counts)
+        if isinstance(value, dict):
+            return {
+                self._key(k, counts): self._value(f"{path}.{k}", v, counts)
+                for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            return [self._value(f"{path}[]", v, counts) for v in value]
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return f"<binary: {len(bytes(value))} bytes>"
+        return self._string(path, str(value), counts)
+
+    def _string(self, path: str, text: str, counts: Counter[str]) -> str:
+        if path in GENERATED_FIELDS:
+            return clean(text)
+        if path == "cell.code":
+            return text  # done whole by _code, which also hashes it
+        field = TEXT_FIELDS.get(path)
+        return self._scrub(text, field.cap if field else OTHER_TEXT_CAP, counts)
+
+    def _key(self, key: Any, counts: Counter[str]) -> str:
+        """Keys are scrubbed like values; field names repeat, so their result is remembered."""
+        text = str(key)
+        known = self._keys.get(text)
+        if known is None:
+            found: Counter[str] = Counter()
+            known = (self._scrub(text, 256, found), found)
+            if len(self._keys) < 4096:
+                self._keys[text] = known
+        counts.update(known[1])
+        return known[0]
+
+    def _scrub(self, text: str, cap: int, counts: Counter[str]) -> str:
+        text = clean(text)
+        if len(text) < _MIN_SCRUBBABLE:
+            return text
+        scrubbed, found = scrub_excerpt(text, cap, self.scrubber)
+        counts.update(found)
+        return scrubbed
+
+    def _code(self, code: str, out: dict[str, Any], counts: Counter[str]) -> None:
+        """Code is scrubbed whole: its hash is of the scrubbed code, so a secret can't be guessed
+        from it, and the same cell hashes alike wherever it ran with whatever keys."""
+        scrubbed, found = self.scrubber.scrub_counted(clean(code))
+        counts.update(found)
+        out["code_sha256"] = hashlib.sha256(scrubbed.encode("utf-8")).hexdigest()
+        cap = TEXT_FIELDS["cell.code"].cap
+        out["code"] = (
+            scrubbed if len(scrubbed) <= cap else scrub_excerpt(scrubbed, cap, self.scrubber)[0]
+        )
+
+    @staticmethod
+    def _drop_text(event: str, out: dict[str, Any]) -> None:
+        """`metadata`: no code or output text at all, only hashes, sizes and timings."""
+        for path in TEXT_FIELDS:
+            owner, _, rest = path.partition(".")
+            if owner != event:
+                continue
+            *parents, leaf = rest.split(".")
+            holder: Any = out
+            for name in parents:
+                holder = holder.get(name) if isinstance(holder, dict) else None
+            if isinstance(holder, dict) and leaf in holder:
+                holder[leaf] = None
+        error = out.get("error") if event == "cell" else None
+        if isinstance(error, dict) and not _ENAME.fullmatch(str(error.get("ename", ""))):
+            error["ename"] = None
+
+    def _envelope_only(self, record: dict[str, Any], exc: Exception) -> dict[str, Any]:
+        if not self._warned:
+            self._warned = True
+            print(
+                f"gclog: warning: the privacy filter failed ({type(exc).__name__}); "
+                "keeping only the envelope of such records",
+                file=sys.stderr,
+            )
+        event = str(record.get("event_type", "record"))
+        kept = {
+            k: clean(str(v)) if isinstance(v, str) else v
+            for k, v in record.items()
+            if f"{event}.{k}" in GENERATED_FIELDS or k == "seq"
+        }
+        return {**kept, "privacy_filter_error": type(exc).__name__}
+
+
+# -- the size guard --------------------------------------------------------------------------------
+
+
+def fit(
+    record: dict[str, Any], scrubber: Scrubber, limit: int = RECORD_BYTES_LIMIT
+) -> dict[str, Any]:
+    """Halve the record's largest string or list until its JSON is at most ``limit`` bytes."""
+    for _ in range(64):
+        if _size_bound(record) <= limit or _json_size(record) <= limit:
+            return record
+        holder, key, value = max(_leaves(record), key=lambda leaf: _weight(leaf[2]))
+        if isinstance(value, str) and len(value) >= 128:
+            holder[key] = scrub_excerpt(value, len(value) // 2, scrubber)[0]
+        elif isinstance(value, list) and value:
+            holder[key] = value[: len(value) // 2]
+        else:
+            break
+    return record
+
+
+def _json_size(record: dict[str, Any]) -> int:
+    return len(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def _size_bound(value: Any) -> int:
+    """An upper bound of the JSON size, cheap to get: 6 bytes a character, 32 a scalar."""
+    if isinstance(value, str):
+        return 6 * len(value) + 2
+    if isinstance(value, dict):
+        return sum(_size_bound(k) + _size_bound(v) + 2 for k, v in value.items()) + 2
+    if isinstance(value, list):
+        return sum(_size_bound(v) + 1 for v in value) + 2
+    return 32
+
+
+def _weight(value: Any) -> int:
+    return len(value) if isinstance(value, str) else _size_bound(value)
+
+
+def _leaves(value: Any) -> Iterable[tuple[Any, Any, Any]]:
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, child in items:
+        if isinstance(child, (str, list)):
+            yield value, key, child
+        if isinstance(child, (dict, list)):
+            yield from _leaves(child)
