@@ -161,7 +161,11 @@ class Store:
     def append(self, record: dict[str, Any]) -> int:
         """Commit one record; returns its row id. A capped store may evict older records."""
         body = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        size = len(body.encode("utf-8", "surrogatepass"))
+        try:
+            size = len(body.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate: SQLite takes only valid UTF-8; \u-escape it
+            body = json.dumps(record, separators=(",", ":"))
+            size = len(body)
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO records(session_id, seq, event_type, event_time, bytes, body)"

@@ -127,3 +127,10 @@ def test_a_store_in_an_impossible_place_is_a_clear_error(tmp_path: Path) -> None
     blocker.write_text("")
     with pytest.raises(GclogError, match="cannot open the store"):
         Store(blocker / "sub" / "s.db")
+
+
+def test_text_that_is_not_valid_utf8_is_stored_escaped_not_lost(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.db") as store:
+        store.append(record("s", 1, code="half a pair: \ud800 and on"))
+        (back,) = list(store.records("s"))
+    assert back["code"] == "half a pair: \ud800 and on"
