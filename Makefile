@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE := examples/tour.ipynb
 
-.PHONY: run test lint format bench completions clean
+.PHONY: run test lint format bench completions screenshot clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bench,report]'
 	touch $(STAMP)
 
 ## run: set up, run the example notebook with gclog, and show where the records went
@@ -24,16 +24,17 @@ run: $(STAMP)
 
 ## test: lint, then the whole test suite (real kernels, real HTTP endpoints)
 test: $(STAMP)
-	$(BIN)/ruff check gclog tests bench
-	$(BIN)/ruff format --check gclog tests bench
+	@scripts/ensure-chromium
+	$(BIN)/ruff check gclog tests bench docs
+	$(BIN)/ruff format --check gclog tests bench docs
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check gclog tests bench
+	$(BIN)/ruff check gclog tests bench docs
 
 format: $(STAMP)
-	$(BIN)/ruff format gclog tests bench
-	$(BIN)/ruff check --fix gclog tests bench
+	$(BIN)/ruff format gclog tests bench docs
+	$(BIN)/ruff check --fix gclog tests bench docs
 
 ## bench: gclog side by side with papermill, nbconvert and a bare jupyter_client loop
 bench: $(STAMP)
@@ -44,6 +45,11 @@ completions: $(STAMP)
 	$(BIN)/gclog completion bash > completions/gclog.bash
 	$(BIN)/gclog completion zsh > completions/_gclog
 	$(BIN)/gclog completion fish > completions/gclog.fish
+
+## screenshot: run the example notebook and photograph its HTML report (docs/report.png)
+screenshot: $(STAMP)
+	@scripts/ensure-chromium
+	$(BIN)/python docs/screenshot.py
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache

@@ -58,6 +58,7 @@ def _figure(view: SessionView) -> Any:
                 text=[cell_label(c.get("index")) for c in cells],
                 textposition="inside",
                 insidetextanchor="middle",
+                textangle=0,
                 hovertext=[_hover(c) for c in cells],
                 hoverinfo="text",
             ),
@@ -67,21 +68,22 @@ def _figure(view: SessionView) -> Any:
     for name, label in CPU_FIELDS.items():
         xs, ys = view.series(name)
         if xs:
-            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label), row=2, col=1)
+            figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=label), row=2, col=1)
     for name, label in MEMORY_FIELDS.items():
         xs, ys = view.series(name, "max")
         if xs:
             figure.add_trace(
-                go.Scatter(
-                    x=xs, y=[y / 2**30 for y in ys], mode="lines+markers", name=f"{label} (GiB)"
-                ),
+                go.Scatter(x=xs, y=[y / 2**30 for y in ys], mode="lines", name=f"{label} (GiB)"),
                 row=3,
                 col=1,
             )
     for name in accelerators:
         xs, ys = view.series(name)
-        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name), row=4, col=1)
+        figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name), row=4, col=1)
+    figure.update_yaxes(title_text="CPU %", rangemode="tozero", row=2, col=1)
+    figure.update_yaxes(title_text="GiB (peak)", rangemode="tozero", row=3, col=1)
     figure.update_layout(
+        uniformtext={"minsize": 9, "mode": "hide"},  # no label squeezed into a thin bar
         barmode="overlay",
         height=260 + 200 * (len(panels) - 1),
         template="plotly_white",
@@ -121,7 +123,7 @@ def _summary(view: SessionView) -> str:
         "started (UTC)": f"{began:%Y-%m-%d %H:%M:%S}" if began else "-",
         "ended": end.get("reason", "not recorded"),
         "cells": ", ".join(f"{n} {s}" for s, n in sorted(_counts(view).items())) or "none",
-        "records delivered": f"{view.delivered} of {view.delivered + view.undelivered}",
+        "records shipped": f"{view.delivered} of {view.delivered + view.undelivered}",
     }
     cells = "".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows.items()
@@ -138,9 +140,9 @@ def _counts(view: SessionView) -> dict[str, int]:
 
 def write(view: SessionView, path: Path) -> None:
     figure = _figure(view)
-    if view.cells:  # a little room on both sides of the first and last cell
-        first = min(parse_time(c["times"]["started_at"]) or view.first_time for c in view.cells)
-        last = max(parse_time(c["times"]["ended_at"]) or first for c in view.cells)
+    span = view.span()
+    if span is not None:  # a little room on both sides of the first and last thing seen
+        first, last = span
         pad = max((last - first) * 0.02, timedelta(milliseconds=50))
         figure.update_xaxes(range=[first - pad, last + pad])
     chart = figure.to_html(include_plotlyjs=True, full_html=False, div_id="timeline")

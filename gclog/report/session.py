@@ -49,15 +49,35 @@ class SessionView:
         return [c for c in self.cells if c["status"] in ("error", "interrupted")]
 
     def series(self, name: str, statistic: str = "mean") -> tuple[list[datetime], list[float]]:
-        """A metric field over the session: one point per window (at its end)."""
+        """A metric field over the session: each window as a step from its start to its end."""
         xs, ys = [], []
         for record in self.metrics:
             value = (record.get("values") or {}).get(name, {}).get(statistic)
-            when = parse_time((record.get("window") or {}).get("end") or record["event_time"])
-            if value is not None and when is not None:
+            window = record.get("window") or {}
+            start, end = parse_time(window.get("start")), parse_time(window.get("end"))
+            if value is None or end is None:
+                continue
+            for when in (start, end) if start is not None and start < end else (end,):
                 xs.append(when)
                 ys.append(float(value))
         return xs, ys
+
+    def span(self) -> tuple[datetime, datetime] | None:
+        """From the first to the last moment anything was seen: cells and metric windows."""
+        moments = [
+            moment
+            for cell in self.cells
+            for moment in (
+                parse_time(cell["times"]["started_at"]),
+                parse_time(cell["times"]["ended_at"]),
+            )
+        ] + [
+            parse_time((record.get("window") or {}).get(edge))
+            for record in self.metrics
+            for edge in ("start", "end")
+        ]
+        found = [m for m in moments if m is not None]
+        return (min(found), max(found)) if found else None
 
     def accelerator_fields(self) -> list[str]:
         names = {n for r in self.metrics for n in (r.get("values") or {}) if ACCELERATOR.match(n)}

@@ -110,9 +110,13 @@ def render(view: SessionView, console: Console, top: int = 10) -> None:
     _accelerators(view, console)
     for event in view.kernel_events:
         console.print(f"Kernel {event['event']} at {event['event_time']}")
-    waiting = f"; {view.undelivered} waiting (gclog flush)" if view.undelivered else ""
     total = view.delivered + view.undelivered
-    console.print(f"Upload: {view.delivered} of {total} records delivered{waiting}")
+    kept = (
+        f"; {view.undelivered} kept in the store only (`gclog flush` ships them to a stream)"
+        if view.undelivered
+        else ""
+    )
+    console.print(f"Upload: {view.delivered} of {total} records shipped to Firehose{kept}")
 
 
 def _peaks(view: SessionView, console: Console) -> None:
