@@ -21,6 +21,7 @@ run: $(STAMP)
 	@echo "The records of that run, as NDJSON (first 3 of them):"
 	@$(BIN)/gclog export --last | head -n 3 | cut -c 1-200
 	@echo "...  (all of them: $(BIN)/gclog export --last)"
+	@echo "A summary: $(BIN)/gclog report   (and a timeline: $(BIN)/gclog report --html report.html)"
 
 ## test: lint, then the whole test suite (real kernels, real HTTP endpoints)
 test: $(STAMP)

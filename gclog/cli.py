@@ -325,10 +325,10 @@ def report(session_id: str | None, last: bool, html_path: Path | None) -> int:
         wanted = resolve_session(store, session_id, last or session_id is None)
         assert wanted is not None
         view = session.load(store, wanted)
-    terminal.render(view, _stdout_console())
-    if html_path is not None:
+    if html_path is not None:  # first: a reader that stops reading the summary must not cost it
         html.write(view, html_path)
         _stderr_console().print(f"gclog: wrote {html_path}", soft_wrap=True)
+    terminal.render(view, _stdout_console())
     return 0
 
 
