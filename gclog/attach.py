@@ -40,6 +40,7 @@ from gclog.samplers.pool import describe_setup
 from gclog.signals import SignalFlag
 
 POLL_MS = 100
+DRAIN_S = 1.0  # at most this long to take in what is in flight when told to stop
 OBSERVER_NICENESS = 10
 WELCOME_TIMEOUT_S = 2.0  # kernels before ipykernel 7 never send iopub_welcome
 ANNOUNCED_RESTART_S = 60.0  # a requested restart: wait as long as a kernel may take to start
@@ -243,8 +244,15 @@ class Attachment:
         return isinstance(marker, dict) and marker.get("stop") == self.recorder.session.id
 
     def _drain(self, subscription: Subscription) -> None:
-        """Take in what is already on its way before stopping, so no finished cell is lost."""
-        while batch := subscription.receive(100):
+        """Take in what is already on its way before stopping, so no finished cell is lost.
+
+        Bounded: a kernel that never stops printing must not keep us from detaching.
+        """
+        deadline = time.monotonic() + DRAIN_S
+        while time.monotonic() < deadline and self.signals.count < 2:
+            batch = subscription.receive(100)
+            if not batch:
+                return
             self._handle(batch)
 
     def _restarted(self) -> None:
@@ -380,12 +388,18 @@ def attach(
     except AlreadyObserved as exc:
         holder = exc.holder
         if ready_pipe and holder is not None:
-            sys.stdout.write(f"observed {holder.session_id} {holder.pid}\n")
+            sys.stdout.write(f"observed {holder.session_id} {holder.pid} {holder.source}\n")
             sys.stdout.flush()
         console.print(f"gclog: {exc}; not attaching again", soft_wrap=True)
         return ExitCode.OK
     notebook = notebook or notebook_of(target.process)
-    recorder = Recorder(source, settings, paths, notebook_path=Path(notebook) if notebook else None)
+    recorder = Recorder(
+        source,
+        settings,
+        paths,
+        notebook_path=Path(notebook) if notebook else None,
+        keep_cells=False,
+    )
     if ready_pipe:
         view: AttachView = LineView(console, quiet=True)
     elif console.is_terminal:
@@ -394,25 +408,28 @@ def attach(
         view = LineView(console)
     signals = SignalFlag()
     reason: EndReason = "failed"
-    try:
-        with signals.installed():
+    # Installed through the clean-up too: a second Ctrl-C cannot cut the last records short.
+    with signals.installed():
+        try:
             ready = (
                 (lambda sid: _announce_ready(f"ready {sid}", paths, sid)) if ready_pipe else None
             )
             outcome = Attachment(target, recorder, view, signals).run(on_ready=ready)
-        reason = outcome.reason
-    finally:
-        view.stop()
-        recorder.end(reason)
-        recorder.close()
-        registry.unlock_kernel(str(target.connection_file))
-        if ready_pipe:  # a sidecar's log is kept only if it has something to say
-            log = paths.state_dir / "logs" / f"{recorder.session.id}.log"
-            with contextlib.suppress(OSError):
-                if log.stat().st_size == 0:
-                    log.unlink()
+            reason = outcome.reason
+        finally:
+            view.stop()
+            try:
+                recorder.end(reason)
+            finally:
+                recorder.close()
+                registry.unlock_kernel(str(target.connection_file))
+            if ready_pipe:  # a sidecar's log is kept only if it has something to say
+                log = paths.state_dir / "logs" / f"{recorder.session.id}.log"
+                with contextlib.suppress(OSError):
+                    if log.stat().st_size == 0:
+                        log.unlink()
     view.note(
-        f"{outcome.message}; {len(recorder.cells)} cells recorded "
+        f"{outcome.message}; {recorder.entry.cells} cells recorded "
         f"(gclog export --session {recorder.session.id})"
     )
     return outcome.exit_code
@@ -423,6 +440,7 @@ class Background:
     session_id: str
     pid: int
     adopted: bool  # another gclog already observed the kernel: this is its session
+    source: str = "attach"  # which kind of gclog session that is (run, attach, extension)
 
 
 def start_in_background(
@@ -463,10 +481,10 @@ def start_in_background(
     if parts[:1] == ["ready"] and len(parts) == 2:
         proc.stderr.close()
         return Background(session_id=parts[1], pid=proc.pid, adopted=False)
-    if parts[:1] == ["observed"] and len(parts) == 3:
+    if parts[:1] == ["observed"] and len(parts) == 4:
         proc.wait(timeout=10)
         proc.stderr.close()
-        return Background(session_id=parts[1], pid=int(parts[2]), adopted=True)
+        return Background(session_id=parts[1], pid=int(parts[2]), adopted=True, source=parts[3])
     if proc.poll() is None:
         proc.kill()
     error = proc.stderr.read().decode("utf-8", "replace").strip().splitlines()

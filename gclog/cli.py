@@ -7,6 +7,7 @@ Errors reach the user as one line on stderr and a documented exit code (``gclog.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import traceback
 from pathlib import Path
@@ -134,7 +135,7 @@ def run(
     records = 0
     if not off:
         with Store(paths.store) as store:
-            records = sum(1 for _ in store.bodies(result.session_id))
+            records = sum(store.delivery_counts(result.session_id))
     print_summary(
         console,
         Summary(
@@ -249,7 +250,11 @@ def attach(
     paths = Paths.from_env()
     console = _stderr_console()
     if detach:
+        from gclog.privacy.disclosure import announce
+
         target = open_target(kernel, existing)
+        if announce(settings, paths, "attach"):
+            return ExitCode.OK  # opted out: said so in one line, nothing started
         background = attaching.start_in_background(
             target.connection_file, "attach", settings_env=settings.as_env()
         )
@@ -416,6 +421,17 @@ def main(argv: list[str] | None = None) -> None:
         # The reader went away (gclog export | head): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = ExitCode.OK
+    except OSError as exc:  # the file system or the OS said no: not a bug of ours
+        if debug:
+            traceback.print_exc()
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"gclog: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        code = ExitCode.BAD_INPUT
+    except sqlite3.Error as exc:  # a damaged or locked store
+        if debug:
+            traceback.print_exc()
+        print(f"gclog: error: the store: {exc}", file=sys.stderr)
+        code = ExitCode.BAD_INPUT
     except Exception as exc:
         if debug:
             traceback.print_exc()

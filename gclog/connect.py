@@ -92,6 +92,20 @@ def find_kernel_process(connection_file: Path, hint: int | None = None) -> psuti
     return None
 
 
+def kernel_processes(connection_files: list[Path]) -> dict[Path, psutil.Process]:
+    """The local process serving each connection file, in one pass over the processes."""
+    found: dict[Path, psutil.Process] = {}
+    if not connection_files:
+        return found
+    for process in psutil.process_iter(["cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            cmdline = process.info["cmdline"] or []
+            for path in connection_files:
+                if path not in found and _serves(cmdline, path):
+                    found[path] = process
+    return found
+
+
 def _serves(cmdline: list[str], connection_file: Path) -> bool:
     # A kernel names its connection file after -f (the kernelspec convention); gclog attach and
     # jupyter console name it too, but as a plain argument: they are clients, not the kernel.

@@ -50,7 +50,7 @@ def load(ipython: Any) -> None:
 
     try:
         settings = load_settings()
-    except GclogError as exc:
+    except (GclogError, OSError) as exc:
         print(f"gclog: {exc}", file=sys.stderr)
         return
     off = opt_out_reason(settings)
@@ -74,8 +74,15 @@ def load(ipython: Any) -> None:
             notebook=_notebook_path(ipython),
             kernel_pid=os.getpid(),
         )
-    except GclogError as exc:
+    except Exception as exc:  # never a traceback in the user's cell
         print(f"gclog: {exc}", file=sys.stderr)
+        return
+    if background.adopted and background.source != "extension":
+        # `gclog run` or `gclog attach` records this kernel already: theirs to stop, not ours.
+        print(
+            f"gclog: this kernel is already observed by a `gclog {background.source}` session "
+            f"({background.session_id}); nothing more to do"
+        )
         return
     _state.update(session=background.session_id, pid=background.pid)
     already = " (it was already observed)" if background.adopted else ""

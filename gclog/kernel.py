@@ -107,11 +107,16 @@ class Kernel:
 
 
 def start(
-    name: str, cwd: Path, startup_timeout: float, on_output: Callable[[str], None] | None = None
+    name: str,
+    cwd: Path,
+    startup_timeout: float,
+    on_output: Callable[[str], None] | None = None,
+    on_launched: Callable[[int], None] | None = None,
 ) -> Kernel:
     """Start kernel ``name`` in ``cwd`` and wait until it answers; GclogError if it cannot.
 
-    The kernel process's own output goes to ``on_output`` a line at a time.
+    The kernel process's own output goes to ``on_output`` a line at a time; ``on_launched``
+    hears the kernel's pid as soon as it exists, to do work while the kernel gets ready.
     """
     try:
         KernelSpecManager().get_kernel_spec(name)
@@ -138,6 +143,8 @@ def start(
     if process is not None and process.stdout is not None:
         kernel.output = KernelOutput(process.stdout)
         kernel.output.start()
+    if on_launched is not None and kernel.pid is not None:
+        on_launched(kernel.pid)
     try:
         client.start_channels()
         client.wait_for_ready(timeout=startup_timeout)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from nbformat.v4 import output_from_msg
+from nbformat.notebooknode import NotebookNode, from_dict
 
 from gclog.outputs import error_info, summarize
 from gclog.records import CellStatus, CellTimes, iso
@@ -50,6 +50,21 @@ class Execution:
     index: int | None = None
     cell_id: str | None = None
     _clear_pending: bool = False
+    # Stream text for the last output, joined once (settle) rather than copied on every chunk.
+    _pending: list[str] = field(default_factory=list)
+    _pending_len: int = 0
+
+    def settle(self) -> None:
+        """Put stream text still held in pieces into its output."""
+        if self._pending:
+            self.outputs[-1]["text"] += "".join(self._pending)
+            self._pending.clear()
+            self._pending_len = 0
+
+    def clear_outputs(self) -> None:
+        self._pending.clear()
+        self._pending_len = 0
+        self.outputs.clear()
 
     @property
     def status(self) -> CellStatus:
@@ -80,6 +95,7 @@ class Execution:
 
     def cell_fields(self) -> dict[str, Any]:
         """The cell-specific fields of a ``cell`` record (the session adds the envelope)."""
+        self.settle()
         times: CellTimes = {
             "queued_at": iso(self.queued_at) if self.queued_at else None,
             "started_at": iso(self.started_at) if self.started_at else None,
@@ -106,6 +122,38 @@ class Execution:
         if self.error is not None:
             fields["error"] = error_info(self.error)
         return fields
+
+
+def output_from_msg(msg_type: str, content: dict[str, Any]) -> NotebookNode | None:
+    """An nbformat output from an iopub message, as nbformat's own ``output_from_msg`` makes it.
+
+    Without its per-output JSON-Schema validation (a quarter of a millisecond per output, on
+    every output of every cell): the fields are checked for the types the notebook format needs.
+    """
+    data, metadata = content.get("data", {}), content.get("metadata", {})
+    if msg_type == "stream":
+        name, text = content.get("name"), content.get("text")
+        if isinstance(name, str) and isinstance(text, str):
+            return from_dict({"output_type": "stream", "name": name, "text": text})
+    elif msg_type in ("execute_result", "display_data"):
+        if isinstance(data, dict) and isinstance(metadata, dict):
+            output = {"output_type": msg_type, "data": data, "metadata": metadata}
+            if msg_type == "execute_result":
+                count = content.get("execution_count")
+                output["execution_count"] = count if isinstance(count, int) else None
+            return from_dict(output)
+    elif msg_type == "error":
+        traceback = content.get("traceback")
+        if isinstance(traceback, list):
+            return from_dict(
+                {
+                    "output_type": "error",
+                    "ename": str(content.get("ename", "")),
+                    "evalue": str(content.get("evalue", "")),
+                    "traceback": [str(line) for line in traceback],
+                }
+            )
+    return None
 
 
 @dataclass
@@ -162,6 +210,7 @@ class Observer:
             elif state == "idle":
                 execution.ended_at = _date(header.get("date"))
                 execution.idle = True
+                execution.settle()
                 del self.running[msg_id]
                 self._classify(execution)
                 if not self.keep_outputs:
@@ -179,7 +228,7 @@ class Observer:
             if content.get("wait"):
                 execution._clear_pending = True
             else:
-                execution.outputs.clear()
+                execution.clear_outputs()
         elif msg_type == "update_display_data":
             self._update_display(content)
         return restarted
@@ -220,7 +269,7 @@ class Observer:
         self, execution: Execution, msg: dict[str, Any], msg_type: str, content: dict[str, Any]
     ) -> None:
         if execution._clear_pending:
-            execution.outputs.clear()
+            execution.clear_outputs()
             execution._clear_pending = False
         if msg_type == "error":
             execution.error = content
@@ -230,13 +279,17 @@ class Observer:
         if msg_type == "stream" and outputs and outputs[-1].get("output_type") == "stream":
             last = outputs[-1]
             if last.get("name") == content.get("name"):
-                last["text"] += content.get("text", "")
-                if not self.keep_outputs and len(last["text"]) > _STREAM_COMPACT_AT:
+                text = str(content.get("text", ""))
+                execution._pending.append(text)
+                execution._pending_len += len(text)
+                held = len(last["text"]) + execution._pending_len
+                if not self.keep_outputs and held > _STREAM_COMPACT_AT:
+                    execution.settle()
                     last["text"] = truncate(last["text"], _STREAM_COMPACT_AT // 2)
                 return
-        try:
-            output = output_from_msg(msg)
-        except (KeyError, ValueError):
+        execution.settle()
+        output = output_from_msg(msg_type, content)
+        if output is None:
             return  # a malformed message from a misbehaving kernel: nothing to record
         outputs.append(output)
         display_id = (content.get("transient") or {}).get("display_id")

@@ -11,13 +11,17 @@ but kept in memory only: no store is opened, no identity file is made.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import json
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gclog.analytics.enrich import cell_fields, session_fields
+from gclog.analytics.enrich import SessionFields, cell_fields, session_fields
 from gclog.analytics.saved_cells import SavedCells
 from gclog.config import Paths, Settings
 from gclog.identity import Identity
@@ -33,6 +37,7 @@ from gclog.shipper import start_for_session
 from gclog.store import Store
 
 REGISTRY_EVERY_S = 2.0
+_PYTHON = {"language_info": {"name": "python"}}  # what `prepare` assumes; start() checks it
 
 
 def kernel_facts(name: str | None, info: dict[str, Any]) -> KernelInfo:
@@ -56,6 +61,7 @@ class Recorder:
         paths: Paths,
         notebook_path: Path | None = None,
         saved_cells: SavedCells | None = None,
+        keep_cells: bool = True,
     ) -> None:
         self.settings = settings
         self.paths = paths
@@ -77,6 +83,9 @@ class Recorder:
         if saved_cells is None and notebook_path is not None:
             saved_cells = SavedCells.from_path(notebook_path)
         self.saved_cells = saved_cells  # the notebook as saved, for code_modified
+        # The cell records, for a summary at the end (`gclog run`); a long-lived observer keeps
+        # only their count (entry.cells), so its memory does not grow with the session.
+        self.keep_cells = keep_cells
         self.cells: list[dict[str, Any]] = []
         self.silent_executions = 0  # requests sent with silent=True: seen, counted, not cells
         self.registry = Registry(paths)
@@ -86,8 +95,29 @@ class Recorder:
             self.session.id, source, notebook=str(notebook_path) if notebook_path else None
         )
         self.metrics: SamplerPool | None = None
+        self._prepared: tuple[int, concurrent.futures.Future[SessionFields]] | None = None
         # Ships in the background from the store (earlier sessions' backlog first); None: local.
         self.shipper = None if self.off else start_for_session(settings, paths)
+
+    def prepare(self, kernel_pid: int) -> None:
+        """Look up the kernel's environment while it starts (it takes a subprocess: ~0.1 s)."""
+        self._prepared = (kernel_pid, concurrent.futures.Future())
+        future = self._prepared[1]
+
+        def look_up() -> None:
+            try:
+                future.set_result(session_fields(self.settings, self.identity, kernel_pid, _PYTHON))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        threading.Thread(target=look_up, name="gclog-environment", daemon=True).start()
+
+    def _session_fields(self, kernel_pid: int | None, kernel_info: dict[str, Any]) -> SessionFields:
+        prepared = self._prepared
+        language = ((kernel_info.get("language_info") or {}).get("name") or "").lower()
+        if prepared is None or prepared[0] != kernel_pid or language != "python":
+            return session_fields(self.settings, self.identity, kernel_pid, kernel_info)
+        return prepared[1].result()
 
     def start(
         self,
@@ -104,7 +134,7 @@ class Recorder:
         ``kernel_pid`` is the kernel process whose tree the cells' resources come from;
         ``warn`` shows a sampler's one warning when it is switched off.
         """
-        seed = session_fields(self.settings, self.identity, kernel_pid, kernel_info)
+        seed = self._session_fields(kernel_pid, kernel_info)
         self.privacy.hide(seed.identifying_words)  # a raw notebook id, the host name
         self.metrics = SamplerPool(
             PoolSettings.from_settings(self.settings), Context(kernel_pid=kernel_pid), warn=warn
@@ -142,17 +172,31 @@ class Recorder:
         if resources is not None:
             fields["resources"] = resources
         record = self.session.cell(fields)
-        self.cells.append(record)
+        if self.keep_cells:
+            self.cells.append(record)
         self.entry.cells += 1
-        self.entry.errors += record["status"] in ("error", "interrupted")
+        self.entry.errors += execution.status in ("error", "interrupted")
         self._note(record)
         return record
+
+    def _save_unstored(self) -> None:
+        """The store still refuses records at the very end: keep them in a file beside it."""
+        path = self.paths.state_dir / f"unstored-{self.session.id}.ndjson"
+        count = len(self.session.unstored)
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                for record in self.session.unstored:
+                    handle.write(json.dumps(record) + "\n")
+            where = f"they are saved in {path}"
+        except OSError as exc:
+            where = f"and they could not be saved either ({exc.strerror or exc})"
+        print(f"gclog: warning: the store refused {count} records; {where}", file=sys.stderr)
 
     def cell_dropped(self, execution: Execution) -> None:
         """A request that is not a cell (sent with silent=True): counted, its meter let go."""
         self.silent_executions += 1
         if self.metrics is not None:
-            self.metrics.cell_finished(execution.msg_id)
+            self.metrics.cell_discarded(execution.msg_id)
 
     def kernel_changed(self, kernel_pid: int | None) -> None:
         """The kernel restarted as a new process: sample that one from now on."""
@@ -199,9 +243,11 @@ class Recorder:
         """Flush the session, then give the shipper at most ``flush_timeout`` to send the rest."""
         if self.metrics is not None:
             self.metrics.stop()
+        if not self.session.flush() and not self.off:
+            self._save_unstored()
         if not self.off:
-            self.registry.remove(self.session.id)
-        self.session.flush()
+            with contextlib.suppress(OSError):
+                self.registry.remove(self.session.id)
         try:
             if self.shipper is not None:
                 report = self.shipper.stop(self.settings.flush_timeout)

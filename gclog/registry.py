@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,8 +112,10 @@ class Registry:
         return matches[0]
 
     def observer_of(self, connection_file: str) -> Entry | None:
+        wanted = os.path.realpath(connection_file)
         for entry in self.entries():
-            if entry.connection_file == connection_file and entry.is_alive():
+            same = entry.connection_file and os.path.realpath(entry.connection_file) == wanted
+            if same and entry.is_alive():
                 return entry
         return None
 
@@ -123,7 +124,8 @@ class Registry:
     def lock_kernel(self, connection_file: str) -> None:
         """Hold the kernel's lock for the life of this process; AlreadyObserved if another has it."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256(connection_file.encode()).hexdigest()[:24]
+        # One kernel, one lock, however its path was spelled (a symlinked home or runtime dir).
+        digest = hashlib.sha256(os.path.realpath(connection_file).encode()).hexdigest()[:24]
         fd = os.open(self.dir / f"kernel-{digest}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -158,15 +160,6 @@ class Registry:
         return live, dead
 
 
-@contextlib.contextmanager
-def registered(registry: Registry, entry: Entry) -> Iterator[Entry]:
-    registry.write(entry)
-    try:
-        yield entry
-    finally:
-        registry.remove(entry.session_id)
-
-
 def stop_session(registry: Registry, session_id: str, timeout: float, console: Any) -> int:
     """Ask a session's process to end (SIGTERM: it records its end and flushes), and wait."""
     entry = registry.find(session_id)
@@ -175,8 +168,16 @@ def stop_session(registry: Registry, session_id: str, timeout: float, console: A
         raise GclogError(
             f"session {entry.session_id} is not running (its records are in the store)"
         )
-    process = psutil.Process(entry.pid)
-    process.terminate()
+    try:
+        process = psutil.Process(entry.pid)
+        process.terminate()
+    except psutil.NoSuchProcess:
+        registry.remove(entry.session_id)
+        raise GclogError(f"session {entry.session_id} ended already") from None
+    except psutil.AccessDenied:
+        raise GclogError(
+            f"not allowed to stop session {entry.session_id} (pid {entry.pid})"
+        ) from None
     try:
         process.wait(timeout=timeout)
     except psutil.TimeoutExpired:

@@ -144,19 +144,25 @@ class Runner:
                 cwd,
                 self.settings.startup_timeout,
                 on_output=lambda line: self.progress.note(f"kernel: {line}"),
+                on_launched=recorder.prepare,
             )
-            # The kernel is ours: a `gclog attach` of it would record every cell twice.
-            if not recorder.off:
-                recorder.registry.lock_kernel(kernel.manager.connection_file)
-            try:
-                with self.signals.installed():
-                    return self._execute(nb, cells, kernel, recorder, output)
-            finally:
-                if not recorder.off:
-                    recorder.registry.unlock_kernel(kernel.manager.connection_file)
-                kernel.shutdown()
-        finally:
+        except BaseException:
             recorder.close()
+            raise
+        # From here on a second Ctrl-C (or SIGTERM) cannot cut the clean-up short either.
+        with self.signals.installed():
+            try:
+                # The kernel is ours: a `gclog attach` of it would record every cell twice.
+                if not recorder.off:
+                    recorder.registry.lock_kernel(kernel.manager.connection_file)
+                return self._execute(nb, cells, kernel, recorder, output)
+            finally:
+                try:
+                    if not recorder.off:
+                        recorder.registry.unlock_kernel(kernel.manager.connection_file)
+                    kernel.shutdown()
+                finally:
+                    recorder.close()
 
     def _execute(
         self,
@@ -226,9 +232,11 @@ class Runner:
             raise
         finally:
             self.progress.stop()
-            recorder.end(reason)
             nb.metadata["gclog"] = {"session_id": recorder.session.id, "status": reason}
-            writer.save()
+            try:
+                writer.save()  # the user's notebook first, whatever else fails
+            finally:
+                recorder.end(reason)
         exit_code = int(EXIT_CODES[reason])
         if reason == "interrupted":
             exit_code = self.signals.exit_code(exit_code)
@@ -313,6 +321,7 @@ class Runner:
     def _mark_dead(execution: Execution, status: int | None) -> None:
         evalue = f"Kernel died while executing the cell ({_death(status)})"
         execution.error = {"ename": "DeadKernelError", "evalue": evalue, "traceback": []}
+        execution.settle()
         execution.outputs.append(
             new_output("error", ename="DeadKernelError", evalue=evalue, traceback=[])
         )
@@ -330,9 +339,9 @@ class Runner:
             if moment is not None:
                 timing[key] = iso(moment)
         cell.metadata["gclog"] = {
-            "status": record["status"],
-            "duration_s": record["duration_s"],
-            "event_id": record["event_id"],
+            "status": execution.status,
+            "duration_s": execution.duration_s,
+            "event_id": record.get("event_id"),
         }
 
 

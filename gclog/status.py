@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -13,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from gclog.config import Paths
-from gclog.connect import find_kernel_process, kernel_id_of, running_connection_files
+from gclog.connect import kernel_id_of, kernel_processes, running_connection_files
 from gclog.registry import Entry, Registry
 from gclog.store import Store
 
@@ -32,11 +33,13 @@ def _ago(seconds: float | None) -> str:
 def gather(paths: Paths) -> dict[str, Any]:
     registry = Registry(paths)
     live, dead = registry.live_and_dead()
-    observed = {e.connection_file for e in live if e.connection_file}
+    observed = {os.path.realpath(e.connection_file) for e in live if e.connection_file}
     kernels = []
-    for path in running_connection_files():
-        process = find_kernel_process(path)
-        if process is None or str(path.resolve()) in observed:
+    files = running_connection_files()
+    serving = kernel_processes(files)
+    for path in files:
+        process = serving.get(path)
+        if process is None or os.path.realpath(path) in observed:
             continue
         kernel_id = kernel_id_of(path)
         kernels.append(

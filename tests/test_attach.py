@@ -336,3 +336,11 @@ def test_a_kernel_gclog_run_owns_is_not_observed_twice(env: Env) -> None:
     run.send_signal(signal.SIGINT)
     run.communicate(timeout=30)
     assert {r["source"] for r in env.records()} == {"run"}
+
+
+def test_detach_honours_opting_out(env: Env, kernel: DrivenKernel) -> None:
+    result = env.gclog("attach", kernel.kernel_id, "--detach", GCLOG_DISABLED="1")
+    assert result.returncode == 0
+    assert "recording is off (GCLOG_DISABLED=1)" in result.stderr
+    assert "in the background" not in result.stderr
+    assert not env.home.exists()

@@ -241,7 +241,9 @@ def _start_and_wait_for(env: Env, nb_path: Path, marker: Path) -> subprocess.Pop
     return proc
 
 
-@pytest.mark.parametrize(("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("signum", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_ctrl_c_interrupts_records_writes_and_exits(
     env: Env, signum: signal.Signals, exit_code: int
 ) -> None:
@@ -479,3 +481,26 @@ def test_progress_bar_on_a_terminal(env: Env) -> None:
     assert "ZeroDivisionError" in screen  # the failing cell was called out as it happened
     assert "completed: 2 ok, 1 error" in screen
     assert "Traceback" not in screen
+
+
+def test_an_unusable_gclog_home_is_one_line(env: Env) -> None:
+    blocker = env.root / "not-a-directory"
+    blocker.write_text("")
+    path = write_notebook(env.root / "n.ipynb", "print(1)")
+    result = env.gclog("run", str(path), GCLOG_HOME=str(blocker / "home"))
+    assert result.returncode == 2
+    one_line_error(result.stderr)
+
+
+def test_load_ext_inside_gclog_run_does_not_record_twice_or_stop_the_run(env: Env) -> None:
+    path = write_notebook(
+        env.root / "n.ipynb", "%load_ext gclog", "print(1)", "%unload_ext gclog", "print(2)"
+    )
+    result = env.gclog("run", str(path), timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = read_nb(env.root / "n.gclog.ipynb")
+    assert "already observed by a `gclog run` session" in out.cells[0].outputs[-1].text
+    assert out.cells[3].outputs[0].text == "2\n"
+    records = env.records()
+    assert {r["session_id"] for r in records} == {out.metadata["gclog"]["session_id"]}
+    assert len(by_type(records, "cell")) == 4

@@ -209,9 +209,26 @@ class PrivacyFilter:
         kept = {
             k: clean(str(v)) if isinstance(v, str) else v
             for k, v in record.items()
-            if f"{event}.{k}" in GENERATED_FIELDS or k == "seq"
+            if f"{event}.{k}" in GENERATED_FIELDS or k in _SAFE_SCALARS
         }
         return {**kept, "privacy_filter_error": type(exc).__name__}
+
+
+# Numbers and fixed words that carry no text of the user's: kept even when the filter failed, so
+# the record still says what happened (a cell's status, how long it took).
+_SAFE_SCALARS = frozenset(
+    (
+        "seq",
+        "status",
+        "duration_s",
+        "queue_wait_s",
+        "index",
+        "execution_count",
+        "partial",
+        "reason",
+        "event",
+    )
+)
 
 
 # -- the size guard --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ convention): a window keeps only their last value.
 
 from __future__ import annotations
 
+import abc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ class Context:
     kernel_pid: int | None = None
 
 
-class Sampler:
+class Sampler(abc.ABC):
     name: ClassVar[str]
     follows_cells: ClassVar[bool] = False  # read every busy interval while a cell runs
     read_at_cell_edges: ClassVar[bool] = False  # also read exactly when a cell starts and ends
@@ -52,11 +53,12 @@ class Sampler:
     def probe(self) -> dict[str, Any]:
         return {}
 
+    @abc.abstractmethod
     def sample(self) -> Reading:
-        raise NotImplementedError
+        """One reading: field name → value (None: not available this time)."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - optional: most sources hold nothing to release
+        """Release what probe() or sample() opened (an NVML handle, say)."""
 
     def attempt(self, group: str, call: Callable[..., T], *args: Any) -> T | None:
         """Run the call behind the fields of ``group``; if it fails, those fields go off alone.

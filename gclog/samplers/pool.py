@@ -328,6 +328,11 @@ class SamplerPool:
         if not worker.on_busy_schedule:
             worker.wake.set()
 
+    def cell_discarded(self, key: str) -> None:
+        """Not a cell after all (a silent request): forget its meter, take no reading."""
+        with self.lock:
+            self.cells.pop(key, None)
+
     def cell_finished(self, key: str) -> CellResources | None:
         with self.lock:
             known = key in self.cells
