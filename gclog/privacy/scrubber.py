@@ -56,12 +56,6 @@ class Rule:
     groups: tuple[str, ...] = ()
     check: Callable[[re.Match[str], str], bool] | None = None
 
-    def applies_to(self, text: str, folded: str) -> bool:
-        if not self.keywords:
-            return True  # a rule with no keyword is one cheap character class: always run it
-        haystack = folded if self.fold else text
-        return any(word in haystack for word in self.keywords)
-
     def findings(self, text: str, folded: str) -> Iterator[Finding]:
         subject, pattern = text, self.pattern
         if self.fold:
@@ -174,6 +168,26 @@ class Scrubber:
         self.prefilter = prefilter  # off only to measure what the keywords save (bench)
         self.kinds = tuple(dict.fromkeys(rule.kind for rule in self.rules))
         self._folds = any(rule.fold for rule in self.rules)
+        # Each keyword once, with the rules it lets run: one pass of `in` tests per text, not a
+        # generator per rule (most texts in a record are short and match no keyword at all).
+        always = [rank for rank, rule in enumerate(self.rules) if not rule.keywords]
+        index: dict[tuple[str, bool], list[int]] = {}
+        for rank, rule in enumerate(self.rules):
+            for word in rule.keywords:
+                index.setdefault((word, rule.fold), []).append(rank)
+        self._always = frozenset(always)
+        self._plain = tuple((w, tuple(r)) for (w, fold), r in index.items() if not fold)
+        self._folded = tuple((w, tuple(r)) for (w, fold), r in index.items() if fold)
+
+    def _applicable(self, text: str, folded: str) -> set[int]:
+        ranks = set(self._always)
+        for word, rules in self._plain:
+            if word in text:
+                ranks.update(rules)
+        for word, rules in self._folded:
+            if word in folded:
+                ranks.update(rules)
+        return ranks
 
     def find(self, text: str) -> list[Finding]:
         """Non-overlapping spans to redact, such that scrubbing the result finds nothing more."""
@@ -201,8 +215,9 @@ class Scrubber:
             return []
         folded = text.lower() if self._folds else text
         found: list[tuple[int, Finding]] = []
+        wanted = self._applicable(text, folded) if self.prefilter else None
         for rank, rule in enumerate(self.rules):
-            if self.prefilter and not rule.applies_to(text, folded):
+            if wanted is not None and rank not in wanted:
                 continue
             found.extend((rank, finding) for finding in rule.findings(text, folded))
         return merge(found)
