@@ -88,8 +88,8 @@ class Frontend:
             timeout=timeout,
         )
 
-    def execute(self, code: str) -> dict[str, Any]:
-        """Send a cell; the execute_reply once the kernel has gone idle after it."""
+    def send(self, code: str) -> str:
+        """Send an execute_request as JupyterLab does; its msg_id."""
         msg_id = uuid.uuid4().hex
         self.ws.send(
             json.dumps(
@@ -117,6 +117,11 @@ class Frontend:
                 }
             )
         )
+        return msg_id
+
+    def execute(self, code: str) -> dict[str, Any]:
+        """Send a cell; the execute_reply once the kernel has gone idle after it."""
+        msg_id = self.send(code)
         reply, idle = None, False
         while reply is None or not idle:
             msg = json.loads(self.ws.recv())
@@ -172,32 +177,7 @@ def test_attach_records_what_a_jupyterlab_style_client_runs(env: Env, server: Se
         lab.execute("{}['missing']"),
     ]
     # A crash: jupyter_server's restarter brings the kernel back; observation goes on.
-    lab.ws.send(
-        json.dumps(
-            {
-                "header": {
-                    "msg_id": uuid.uuid4().hex,
-                    "msg_type": "execute_request",
-                    "session": lab.session,
-                    "username": "lab",
-                    "version": "5.3",
-                    "date": datetime.now(timezone.utc).isoformat(),
-                },
-                "parent_header": {},
-                "metadata": {},
-                "channel": "shell",
-                "buffers": [],
-                "content": {
-                    "code": "import os; os._exit(1)",
-                    "silent": False,
-                    "store_history": True,
-                    "user_expressions": {},
-                    "allow_stdin": False,
-                    "stop_on_error": True,
-                },
-            }
-        )
-    )
+    lab.send("import os; os._exit(1)")
     lab.close()
     deadline = time.monotonic() + 120
     while True:  # reconnect as JupyterLab does, until the restarted kernel answers

@@ -44,7 +44,7 @@ def disclosure(level: str, stop_hint: str) -> str:
         "environment details: Python and framework versions, machine size, accelerator use",
     ]
     paragraphs = [
-        "gclog records how this notebook is used, to help make it better for the people who use"
+        "gclog records how this notebook is used, to help improve it for the people who use"
         " it next. Anonymised before anything is stored or sent, it collects:",
         *(f"- {item}" for item in collected),
         f"Anonymised means: {removed}; notebook, host and cluster ids are kept only as keyed"
