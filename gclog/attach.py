@@ -19,7 +19,6 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -34,7 +33,7 @@ from gclog.errors import ExitCode, GclogError
 from gclog.observer import Execution, KernelRestarted, Observer
 from gclog.privacy.disclosure import announce
 from gclog.recorder import Recorder
-from gclog.records import EndReason, Source
+from gclog.records import EndReason, Source, parse_iso
 from gclog.registry import AlreadyObserved, Registry
 from gclog.samplers.pool import describe_setup
 from gclog.signals import SignalFlag
@@ -114,7 +113,7 @@ class Subscription:
             return None
         for part in (header, parent):
             if isinstance(part, dict) and isinstance(part.get("date"), str):
-                part["date"] = _parse_date(part["date"])
+                part["date"] = parse_iso(part["date"]) or part["date"]
         return {
             "header": header,
             "parent_header": parent,
@@ -125,14 +124,6 @@ class Subscription:
 
     def close(self) -> None:
         self.socket.close()
-
-
-def _parse_date(text: str) -> datetime | str:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return text
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 # -- observing ------------------------------------------------------------------------------------

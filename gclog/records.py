@@ -288,5 +288,16 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_iso(text: object) -> datetime | None:
+    """A timestamp as the records and the Jupyter protocol write it (naive means UTC); None if not."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
 def now_iso() -> str:
     return iso(datetime.now(timezone.utc))

@@ -16,7 +16,8 @@ from typing import Any
 from gclog.errors import GclogError
 from gclog.notebook import write_atomic
 from gclog.progress import cell_label, first_line
-from gclog.report.session import CPU_FIELDS, MEMORY_FIELDS, SessionView, parse_time
+from gclog.records import parse_iso
+from gclog.report.session import CPU_FIELDS, MEMORY_FIELDS, SessionView
 from gclog.report.terminal import human_bytes
 
 COLOURS = {"ok": "#2e7d32", "error": "#c62828", "interrupted": "#ef6c00", "aborted": "#9e9e9e"}
@@ -41,11 +42,11 @@ def _figure(view: SessionView) -> Any:
     )
     for status, colour in COLOURS.items():
         cells = [
-            c for c in view.cells if c["status"] == status and parse_time(c["times"]["started_at"])
+            c for c in view.cells if c["status"] == status and parse_iso(c["times"]["started_at"])
         ]
         if not cells:
             continue
-        starts = [parse_time(c["times"]["started_at"]) for c in cells]
+        starts = [parse_iso(c["times"]["started_at"]) for c in cells]
         durations = [max((c.get("duration_s") or 0.0) * 1000, 1.0) for c in cells]
         figure.add_trace(
             go.Bar(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from gclog.records import parse_iso
 from gclog.store import Store
 
 # Curves a report draws from metric windows, by field name; accelerators are found by pattern.
@@ -16,15 +17,6 @@ MEMORY_FIELDS = {
     "system.memory_used_bytes": "machine memory used",
 }
 ACCELERATOR = re.compile(r"^(ipu|nvidia)\.(.+)\.(utili[sz]ation_percent|power_watts)$")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -40,8 +32,8 @@ class SessionView:
 
     @property
     def first_time(self) -> datetime | None:
-        times = [parse_time(r["event_time"]) for r in (self.start, *self.cells) if r]
-        started = [parse_time(c["times"]["started_at"]) for c in self.cells]
+        times = [parse_iso(r["event_time"]) for r in (self.start, *self.cells) if r]
+        started = [parse_iso(c["times"]["started_at"]) for c in self.cells]
         found = [t for t in times + started if t is not None]
         return min(found) if found else None
 
@@ -54,7 +46,7 @@ class SessionView:
         for record in self.metrics:
             value = (record.get("values") or {}).get(name, {}).get(statistic)
             window = record.get("window") or {}
-            start, end = parse_time(window.get("start")), parse_time(window.get("end"))
+            start, end = parse_iso(window.get("start")), parse_iso(window.get("end"))
             if value is None or end is None:
                 continue
             for when in (start, end) if start is not None and start < end else (end,):
@@ -68,11 +60,11 @@ class SessionView:
             moment
             for cell in self.cells
             for moment in (
-                parse_time(cell["times"]["started_at"]),
-                parse_time(cell["times"]["ended_at"]),
+                parse_iso(cell["times"]["started_at"]),
+                parse_iso(cell["times"]["ended_at"]),
             )
         ] + [
-            parse_time((record.get("window") or {}).get(edge))
+            parse_iso((record.get("window") or {}).get(edge))
             for record in self.metrics
             for edge in ("start", "end")
         ]
