@@ -23,6 +23,7 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_core.paths import jupyter_runtime_dir
 
 from gclog.errors import GclogError
+from gclog.text import one_line
 
 # jupyter_client logs a traceback of its own when a kernel fails; gclog reports it in one line.
 logging.getLogger("traitlets").setLevel(logging.CRITICAL)
@@ -136,7 +137,7 @@ def start(
     try:
         manager.start_kernel(cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     except Exception as exc:
-        raise GclogError(f"kernel {name!r} failed to start: {_reason(exc)}") from None
+        raise GclogError(f"kernel {name!r} failed to start: {one_line(exc)}") from None
     client = manager.client()
     kernel = Kernel(manager=manager, client=client, name=name, info={})
     process = getattr(manager.provisioner, "process", None)
@@ -152,7 +153,7 @@ def start(
     except Exception as exc:
         status = kernel.exit_status()
         kernel.shutdown(now=True)
-        detail = f"it exited with status {status}" if status is not None else _reason(exc)
+        detail = f"it exited with status {status}" if status is not None else one_line(exc)
         if kernel.output is not None:
             kernel.output.join(timeout=1)
             last = kernel.output.last_line()
@@ -172,8 +173,3 @@ def _kernel_info(client: BlockingKernelClient, timeout: float) -> dict[str, Any]
         reply = client.get_shell_msg(timeout=timeout)
         if reply["parent_header"].get("msg_id") == msg_id:
             return dict(reply["content"])
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

@@ -48,7 +48,7 @@ def load(path: Path) -> NotebookNode:
             nb = nbformat.reads(text, as_version=4)  # upgrades nbformat 1-3 notebooks
             nbformat.validate(nb)
     except Exception as exc:  # nbformat raises many types for malformed notebooks
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # no type: it is noise
         raise GclogError(f"{path}: not a valid Jupyter notebook ({first})") from None
     return nb
 

@@ -39,3 +39,9 @@ def truncate(text: str, cap: int) -> str:
     head = keep // 2
     tail = keep - head
     return f"{text[:head]}{marker}{text[len(text) - tail :]}"
+
+
+def one_line(exc: BaseException, cap: int = 200) -> str:
+    """An exception as one short line, ``Type: first line of its message``."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:cap]}" if text else type(exc).__name__

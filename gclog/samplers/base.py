@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from gclog.text import one_line
+
 T = TypeVar("T")
 
 Number = float | int
@@ -114,7 +116,4 @@ def ratio(part: float | None, whole: float | None) -> float | None:
     return 100.0 * part / whole
 
 
-def describe(exc: BaseException) -> str:
-    """An exception as one short line: ``Type: message``."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+describe = one_line  # an exception as one short line, in a source's off reason

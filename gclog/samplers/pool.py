@@ -282,6 +282,9 @@ class SamplerPool:
         if self._clock is not None:
             self._clock.join(2.0)
         self.flush()
+        # A source still stuck in a call past the wait must not emit after session_end (or
+        # into a store already closed): the last window is the one just flushed.
+        self._emit = None
         for worker in self.workers:
             # A source still inside a call is left alone: closing under it could crash it.
             if worker.on and not worker.is_alive():
