@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-# Lean, as gclog is: jsonschema's optional rfc3987_syntax import costs 2.3 s here (see gclog/cli.py).
+# Lean, as gclog is: jsonschema's optional rfc3987_syntax import costs 2.3 s here (see gclog/entry/cli.py).
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 import nbformat  # noqa: E402

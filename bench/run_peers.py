@@ -74,7 +74,7 @@ def commands(nb: Path, out: Path) -> dict[str, list[str]]:
 
 def death_detection(where: Path, env: dict[str, str]) -> list[float]:
     """Seconds from os._exit in a cell to the `kernel died` record's time, over a few runs."""
-    from gclog.store import Store
+    from gclog.store.store import Store
 
     stamp = where / "died_at"
     nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
@@ -133,7 +133,7 @@ def main() -> None:
         f"Whole-process wall time, median of {REPEATS} interleaved rounds (each round runs every tool once). "
         "gclog records everything (session, every cell with its resources, metric windows, all through "
         "the privacy filter) into its store; the bare loop records nothing and, like gclog, keeps "
-        "jsonschema's slow optional import out (see gclog/cli.py); papermill and nbconvert run as "
+        "jsonschema's slow optional import out (see gclog/entry/cli.py); papermill and nbconvert run as "
         "installed. Targets on 200 cells: ≤ 1.15× the bare loop, ≤ 0.35× papermill.\n\n"
         f"{table}\n\n"
         f"Kernel death (`os._exit` in a cell) to gclog's `kernel died` record: median "

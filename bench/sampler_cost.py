@@ -41,7 +41,7 @@ def done():
 atexit.register(done)
 sys.argv[0] = "gclog"
 sys.path[:] = [p for p in sys.path if p not in ("", ".")]  # as the gclog script: no cwd on the path
-from gclog.cli import main
+from gclog.entry.cli import main
 main()
 """
 
@@ -78,9 +78,9 @@ def pool_cpu_per_minute(busy: bool) -> float:
 def cell_edges_ms(where: Path) -> float:
     """Milliseconds a cell waits on gclog's thread for metrics: the process-tree readings at its
     edges and its attribution, back-to-back cells on a real ipykernel (median of 500)."""
-    from gclog import kernel as kernels
+    from gclog.jupyter import kernel as kernels
 
-    kernel = kernels.start("python3", where, 60)
+    kernel = kernels.start("python3", where, 60, kernels.new_connection_file())
     try:
         pool = SamplerPool(PoolSettings(), Context(kernel_pid=kernel.pid))
         pool.start()

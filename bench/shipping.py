@@ -146,10 +146,10 @@ def seeds_way(url: str) -> dict[str, Any]:
 def gclogs_way(url: str, home: Path, name: str, pack_kib: int, live: bool) -> dict[str, Any]:
     """Records committed by a Session; the shipper in the background (live) or flushing after."""
     from gclog.identity import Identity
-    from gclog.session import Session
-    from gclog.shipper.firehose import FirehoseSender
-    from gclog.shipper.shipper import Shipper
-    from gclog.store import Store
+    from gclog.pipeline.session import Session
+    from gclog.ship.firehose import FirehoseSender
+    from gclog.ship.shipper import Shipper
+    from gclog.store.store import Store
 
     s3 = make_stream(url, name)
     path = home / f"{name}.sqlite3"

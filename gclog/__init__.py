@@ -1,6 +1,6 @@
 """gclog: record how notebooks are used and ship the records to AWS Firehose.
 
-``%load_ext gclog`` in IPython observes the kernel it is loaded in (see :mod:`gclog.extension`).
+``%load_ext gclog`` in IPython observes the kernel it is loaded in (see :mod:`gclog.entry.extension`).
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ __version__ = "0.1.0"
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from gclog.extension import load
+    from gclog.entry.extension import load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from gclog.extension import unload
+    from gclog.entry.extension import unload
 
     unload(ipython)

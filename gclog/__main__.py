@@ -1,3 +1,3 @@
-from gclog.cli import main
+from gclog.entry.cli import main
 
 main()

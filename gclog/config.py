@@ -14,9 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gclog.analytics.frameworks import DEFAULT_FRAMEWORKS, parse_frameworks
 from gclog.errors import GclogError
-from gclog.privacy.environment import DEFAULT_ENV_FACTS, EnvFact, parse_env_facts
+from gclog.setting_types import (
+    DEFAULT_ENV_FACTS,
+    DEFAULT_FRAMEWORKS,
+    EnvFact,
+    parse_env_facts,
+    parse_frameworks,
+    parse_metric_sources,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,12 +76,6 @@ def _choice(*choices: str) -> Callable[[str], str]:
     return parse
 
 
-def _metric_sources(text: str) -> str:
-    from gclog.samplers import parse_sources
-
-    return parse_sources(text)
-
-
 def setting(default: Any, help: str, parse: Callable[[str], Any] = str) -> Any:
     return field(default=default, metadata={"help": help, "parse": parse})
 
@@ -119,7 +119,7 @@ class Settings:
     metrics: str = setting(
         "all",
         "Metric sources to sample: all, none, or some of system, process, ipu, nvidia (comma-separated).",
-        _metric_sources,
+        parse_metric_sources,
     )
     metrics_interval: float = setting(
         2.0, "Seconds between two readings of each metric source.", _positive_float
@@ -167,16 +167,17 @@ class Settings:
         "Cap on the store's records, MiB; when full, evict (see README); 0: no cap.",
         _int_between(0, 1_000_000),
     )
-    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # Where each setting given explicitly came from ("flag --privacy", "environment GCLOG_…").
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
-    def source_of(self, name: str) -> str:
-        return self.sources.get(name, "default")
+    def origin_of(self, name: str) -> str:
+        return self.origins.get(name, "default")
 
     def as_env(self) -> dict[str, str]:
         """The settings given explicitly, as GCLOG_* variables for a process gclog starts."""
         return {
             f"GCLOG_{name.upper()}": "" if (value := getattr(self, name)) is None else str(value)
-            for name in self.sources
+            for name in self.origins
         }
 
 
@@ -249,7 +250,7 @@ def load_settings(
     config_path = paths.config_file(env)
     file_values = _read_config_file(config_path)
     values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    origins: dict[str, str] = {}
     for f in setting_fields():
         parse = f.metadata["parse"]
         env_name = f"GCLOG_{f.name.upper()}"
@@ -267,5 +268,5 @@ def load_settings(
             values[f.name] = parse(raw) if isinstance(raw, str) else parse(str(raw))
         except ValueError as exc:
             raise GclogError(f"{origin}: {exc}") from None
-        sources[f.name] = origin
-    return Settings(**values, sources=sources)
+        origins[f.name] = origin
+    return Settings(**values, origins=origins)

@@ -8,16 +8,16 @@ to tell ``NotRequired`` fields from required ones.)
 
 import sys
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, TypedDict, get_args, get_origin, get_type_hints
 
 if sys.version_info >= (3, 11):
-    from typing import NotRequired
+    from typing import NotRequired, Required
 else:  # pragma: no cover
-    from typing_extensions import NotRequired
+    from typing_extensions import NotRequired, Required
 
 SCHEMA = "gclog/1"
 
-Source = Literal["run", "attach", "extension"]
+EntryPoint = Literal["run", "attach", "extension"]  # the record field `source`
 CellStatus = Literal["ok", "error", "interrupted", "aborted"]
 EndReason = Literal[
     "completed",
@@ -39,7 +39,7 @@ class Envelope(TypedDict):
     event_time: Timestamp
     session_id: Annotated[str, "Id of the observing session this record belongs to"]
     seq: Annotated[int, "1, 2, 3… within the session, so gaps are visible downstream"]
-    source: Annotated[Source, "Which entry point made the record"]
+    source: Annotated[EntryPoint, "Which entry point made the record"]
     user_id: Annotated[str, "Anonymous install id (a random UUID made on first use)"]
     notebook_id: Annotated[str | None, "Keyed hash (HMAC-SHA256) of the notebook's path"]
     gclog_version: Annotated[str, "Version of gclog that made the record"]
@@ -279,6 +279,31 @@ RECORD_TYPES: dict[str, type] = {
     "kernel": KernelEvent,
     "session_end": SessionEnd,
 }
+
+
+def unwrap(hint: Any) -> tuple[Any, str | None]:
+    """A field's type with ``Annotated``/``NotRequired``/``Required`` taken off, and its doc.
+
+    The one reading of these classes, for every walker over them (``gclog schema``, ``gclog
+    privacy``): the doc is the first string an ``Annotated`` carries.
+    """
+    doc: str | None = None
+    while True:
+        origin = get_origin(hint)
+        if origin is Annotated:
+            hint, *extras = get_args(hint)
+            doc = doc or next((e for e in extras if isinstance(e, str)), None)
+        elif origin in (NotRequired, Required):
+            hint = get_args(hint)[0]
+        else:
+            return hint, doc
+
+
+def fields_of(record_type: type) -> dict[str, tuple[Any, str | None, bool]]:
+    """Each field of a record TypedDict: its type (unwrapped), its doc, whether it is required."""
+    hints = get_type_hints(record_type, include_extras=True)
+    required = record_type.__required_keys__  # type: ignore[attr-defined]
+    return {name: (*unwrap(hint), name in required) for name, hint in hints.items()}
 
 
 def iso(moment: datetime) -> str:

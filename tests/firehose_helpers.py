@@ -278,7 +278,7 @@ class FirehoseWorld:
         ]
 
     def sender(self, endpoint: str | None = None, stream: str | None = None) -> Any:
-        from gclog.shipper.firehose import FirehoseSender
+        from gclog.ship.firehose import FirehoseSender
 
         return FirehoseSender(
             stream or self.stream, region="us-east-1", endpoint_url=endpoint or self.proxy.url

@@ -59,7 +59,7 @@ class Env:
     def records(self, session: str | None = None) -> list[dict[str, Any]]:
         if not self.store.exists():
             return []
-        from gclog.store import Store
+        from gclog.store.store import Store
 
         with Store(self.store) as store:
             return list(store.records(session))

@@ -12,13 +12,10 @@ from pathlib import Path
 import pytest
 from helpers import write_notebook
 
-from gclog.analytics.compile_time import clock_seconds, compile_time
-from gclog.analytics.frameworks import (
-    KernelProcess,
-    framework_versions,
-    parse_frameworks,
-)
-from gclog.analytics.saved_cells import SavedCells
+from gclog.enrich.compile_time import clock_seconds, compile_time
+from gclog.enrich.frameworks import KernelProcess, framework_versions
+from gclog.enrich.saved_cells import SavedCells
+from gclog.setting_types import parse_frameworks
 
 BAR = "Graph compilation: {pct:>3}%|{bar:<10}| {n}/100 [{clock}<{left}]"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from helpers import REPO
 
-from gclog.cli import cli
 from gclog.config import setting_fields
+from gclog.entry.cli import cli
 
 README = (REPO / "README.md").read_text()
 

@@ -8,7 +8,7 @@ import sys
 
 from helpers import Env, one_line_error
 
-from gclog.store import Store
+from gclog.store.store import Store
 
 
 def fill(env: Env, sessions: dict[str, int]) -> None:

@@ -14,12 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nbformat.v4 import new_code_cell, new_notebook
 
-from gclog import notebook as notebooks
 from gclog.config import Paths, load_settings
 from gclog.errors import GclogError
 from gclog.identity import Identity
-from gclog.session import Session
-from gclog.store import Store
+from gclog.jupyter import notebook as notebooks
+from gclog.pipeline.session import Session
+from gclog.store.store import Store
 from gclog.text import strip_ansi, truncate
 
 # -- settings: flags > GCLOG_* > config file > defaults --
@@ -31,11 +31,11 @@ def test_settings_precedence(tmp_path: Path) -> None:
     assert load_settings({}, env={}, paths=paths).privacy == "full"
     from_env = load_settings({}, env={"GCLOG_PRIVACY": "metadata"}, paths=paths)
     assert from_env.privacy == "metadata" and from_env.timeout == 30
-    assert from_env.source_of("privacy") == "environment GCLOG_PRIVACY"
+    assert from_env.origin_of("privacy") == "environment GCLOG_PRIVACY"
     from_flag = load_settings(
         {"privacy": "redacted"}, env={"GCLOG_PRIVACY": "metadata"}, paths=paths
     )
-    assert from_flag.privacy == "redacted" and from_flag.source_of("privacy") == "flag --privacy"
+    assert from_flag.privacy == "redacted" and from_flag.origin_of("privacy") == "flag --privacy"
     assert (
         load_settings({}, env={}, paths=Paths(tmp_path / "x", tmp_path / "x")).privacy == "redacted"
     )

@@ -8,7 +8,7 @@ import itertools
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from gclog.observer import Execution, KernelRestarted, Observer
+from gclog.observe.observer import Execution, KernelRestarted, Observer
 from gclog.privacy.filter import PrivacyFilter
 
 T0 = datetime(2026, 12, 1, 12, 0, 0, tzinfo=timezone.utc)

@@ -11,8 +11,9 @@ from gclog.errors import GclogError
 from gclog.identity import Identity
 from gclog.privacy.describe import describe
 from gclog.privacy.disclosure import STOP_HINTS, announce, disclosure, show_disclosure_once
-from gclog.privacy.environment import EnvFact, environment_facts, parse_env_facts
+from gclog.privacy.environment import environment_facts
 from gclog.privacy.optout import opt_out_line, opt_out_reason
+from gclog.setting_types import EnvFact, parse_env_facts
 
 
 def paths_in(tmp_path: Path) -> Paths:

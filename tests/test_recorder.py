@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from gclog.config import Paths, load_settings
-from gclog.observer import Execution
-from gclog.recorder import Recorder
+from gclog.observe.observer import Execution
+from gclog.pipeline.recorder import Recorder
 
 
 def recorder(tmp_path: Path) -> Recorder:
@@ -30,7 +30,8 @@ def test_records_the_store_never_takes_are_saved_beside_it(
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(rec.store, "append", refuse)
-    rec.cell_finished(Execution(msg_id="m1", code="print(1)"))
+    execution = Execution(msg_id="m1", code="print(1)")
+    rec.cell_finished(execution.msg_id, execution.cell_fields(), execution.outputs)
     rec.end("completed")
     rec.close()
     saved = tmp_path / f"unstored-{rec.session.id}.ndjson"
@@ -49,9 +50,8 @@ def test_a_failing_privacy_filter_keeps_the_session_going(
         raise RuntimeError("a bug in a scrubbing rule")
 
     monkeypatch.setattr(rec.privacy, "apply", broken)
-    record = rec.cell_finished(
-        Execution(msg_id="m1", code="token = 'hf_secret'", idle=True, saw_input=True)
-    )
+    execution = Execution(msg_id="m1", code="token = 'hf_secret'", idle=True, saw_input=True)
+    record = rec.cell_finished(execution.msg_id, execution.cell_fields(), execution.outputs)
     rec.end("completed")
     rec.close()
     assert record["privacy_filter_error"] == "RuntimeError"

@@ -19,15 +19,17 @@ from typing import Any
 import pytest
 
 from gclog.config import load_settings
+from gclog.entry.views import describe_setup
 from gclog.errors import GclogError
-from gclog.samplers import SOURCES, parse_sources, source_names
+from gclog.samplers import SAMPLERS, sampler_names
 from gclog.samplers.base import Context, Reading, Sampler
 from gclog.samplers.cells import CellMeter
 from gclog.samplers.ipu import IpuSampler, parse_quantity
 from gclog.samplers.nvidia import NvidiaSampler
-from gclog.samplers.pool import PoolSettings, SamplerPool, describe_setup, reduce_window
+from gclog.samplers.pool import PoolSettings, SamplerPool, reduce_window
 from gclog.samplers.process import ProcessTree
 from gclog.samplers.system import SystemSampler
+from gclog.setting_types import METRIC_SOURCES, parse_metric_sources
 
 FAKES = Path(__file__).parent / "fakes"
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < {s}: pass\n"
@@ -45,8 +47,9 @@ def load_fake(name: str) -> ModuleType:
 
 
 def test_one_registry_names_every_source() -> None:
-    assert source_names() == ["system", "process", "ipu", "nvidia"]
-    assert all(issubclass(source, Sampler) for source in SOURCES)
+    assert sampler_names() == ["system", "process", "ipu", "nvidia"]
+    assert tuple(sampler_names()) == METRIC_SOURCES  # the setting knows every sampler, in order
+    assert all(issubclass(source, Sampler) for source in SAMPLERS)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +65,7 @@ def test_one_registry_names_every_source() -> None:
     ],
 )
 def test_metrics_setting(text: str, parsed: str) -> None:
-    assert parse_sources(text) == parsed
+    assert parse_metric_sources(text) == parsed
 
 
 def test_metric_settings_from_flags_env_and_file(tmp_path: Path) -> None:
@@ -213,7 +216,7 @@ def test_failing_and_hanging_sources_are_switched_off_alone() -> None:
     pool = SamplerPool(
         settings,
         Context(),
-        sources=[Ticker, Raiser, Hanger, SlowProbe, FirstReadingHangs, Missing],
+        samplers=[Ticker, Raiser, Hanger, SlowProbe, FirstReadingHangs, Missing],
         warn=warnings.append,
     )
     try:
@@ -289,7 +292,7 @@ class AcceleratorCounter(Sampler):
 def test_back_to_back_cells_cost_one_reading_each() -> None:
     EdgeCounter.calls = AcceleratorCounter.calls = 0
     settings = PoolSettings(interval_s=60, busy_interval_s=0.5, window_s=60)
-    pool = SamplerPool(settings, Context(), sources=[EdgeCounter, AcceleratorCounter])
+    pool = SamplerPool(settings, Context(), samplers=[EdgeCounter, AcceleratorCounter])
     pool.start()
     assert (EdgeCounter.calls, AcceleratorCounter.calls) == (1, 1)  # the first readings
     started = time.monotonic()
@@ -311,12 +314,12 @@ def test_back_to_back_cells_cost_one_reading_each() -> None:
 
 def test_metrics_switched_off_by_setting_start_nothing() -> None:
     pool = SamplerPool(
-        PoolSettings(sources="none", off_reason="switched off (flag --no-metrics)"), Context()
+        PoolSettings(metrics="none", off_reason="switched off (flag --no-metrics)"), Context()
     )
     setup = pool.start()
     assert pool.workers == []
     assert {name: s["on"] for name, s in setup["sources"].items()} == dict.fromkeys(
-        source_names(), False
+        sampler_names(), False
     )
     pool.cell_started("cell-1")
     assert pool.cell_finished("cell-1") is None  # no resources without the process source

@@ -8,8 +8,8 @@ import jsonschema
 import pytest
 from helpers import REPO, DrivenKernel, Env, write_notebook
 
-from gclog.cli import SHELLS, completion_script
-from gclog.schema import athena_columns, athena_ddl, record_schemas
+from gclog.entry.cli import SHELLS, completion_script
+from gclog.read.schema import athena_columns, athena_ddl, record_schemas
 
 
 @pytest.mark.parametrize("level", ["full", "redacted", "metadata"])

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from firehose_helpers import MAX_RECORD, FirehoseWorld, set_moto_auth
 
-from gclog.shipper import batching
-from gclog.shipper.firehose import Backoff, FirehoseSender
-from gclog.shipper.shipper import Shipper, owner_id
-from gclog.store import Store
+from gclog.ship import batching
+from gclog.ship.firehose import Backoff, FirehoseSender
+from gclog.ship.shipper import Shipper, owner_id
+from gclog.store.store import Store
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY-gclog-test"
 
@@ -369,8 +369,8 @@ def test_shippers_sharing_a_store_never_send_a_record_twice(
 CLAIMER = """
 import sys, time
 from pathlib import Path
-from gclog.shipper.shipper import owner_id
-from gclog.store import Store
+from gclog.ship.shipper import owner_id
+from gclog.store.store import Store
 with Store(Path(sys.argv[1])) as store:
     rows = store.claim(owner_id(), 100, 10**9, lease_s=3600)
 print(len(rows), flush=True)

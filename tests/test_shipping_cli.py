@@ -16,8 +16,8 @@ from firehose_helpers import MAX_RECORD, FirehoseWorld, set_moto_auth
 from helpers import Env, one_line_error, write_notebook
 
 from gclog.errors import ExitCode
-from gclog.shipper.credentials import encode_seed_file
-from gclog.store import Store
+from gclog.ship.credentials import encode_seed_file
+from gclog.store.store import Store
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY-gclog-cli"
 

@@ -10,14 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from gclog.config import Paths, load_settings
+from gclog.entry.options import sink_options
 from gclog.errors import GclogError
-from gclog.shipper.credentials import (
+from gclog.ship.credentials import (
     CredentialError,
     decode_seed_file,
     encode_seed_file,
     resolve,
 )
-from gclog.sink_options import sink_options
 
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

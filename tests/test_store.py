@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gclog.errors import GclogError
-from gclog.store import Store
+from gclog.store.store import Store
 
 
 def record(session: str, seq: int, **extra: object) -> dict[str, object]:
@@ -86,7 +86,7 @@ def _write_many(path: Path, session: str, count: int) -> None:
 
 WRITER = """
 import sys
-from gclog.store import Store
+from gclog.store.store import Store
 store = Store(__import__("pathlib").Path(sys.argv[1]))
 i = 0
 while True:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from gclog.identity import Identity
-from gclog.session import Session
-from gclog.store import Store
+from gclog.pipeline.session import Session
+from gclog.store.store import Store
 
 PAD = "x" * 900  # records of about 1 KB
 

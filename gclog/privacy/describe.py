@@ -6,7 +6,6 @@ filter's own tables, so this page cannot drift from what gclog does.
 
 from __future__ import annotations
 
-import sys
 import textwrap
 import typing
 from collections.abc import Iterator, Mapping
@@ -16,30 +15,19 @@ from gclog.config import Paths, Settings
 from gclog.privacy.filter import OTHER_TEXT_CAP, TEXT_FIELDS
 from gclog.privacy.optout import opt_out_reason
 from gclog.privacy.rules import BLOB_RULES, PERSONAL_RULES, SECRET_RULES
-from gclog.records import RECORD_TYPES, Envelope
+from gclog.records import RECORD_TYPES, Envelope, fields_of, unwrap
 
 WIDTH = 100
-
-if sys.version_info >= (3, 11):
-    from typing import NotRequired, Required
-else:  # pragma: no cover
-    from typing_extensions import NotRequired, Required
 
 
 def record_fields(cls: type, prefix: str = "") -> Iterator[tuple[str, str]]:
     """(dotted path, doc) of every leaf field of a record TypedDict, nested ones included."""
-    hints = typing.get_type_hints(cls, include_extras=True)
-    for name, hint in hints.items():
-        while typing.get_origin(hint) in (NotRequired, Required):
-            hint = typing.get_args(hint)[0]
-        doc = ""
-        if typing.get_origin(hint) is typing.Annotated:
-            hint, doc = typing.get_args(hint)[0], str(typing.get_args(hint)[1])
+    for name, (hint, doc, _) in fields_of(cls).items():
         item = typing.get_args(hint)[0] if typing.get_origin(hint) is list else None
         if typing.is_typeddict(hint):
             yield from record_fields(hint, f"{prefix}{name}.")
-        elif item is not None and typing.is_typeddict(item):
-            yield from record_fields(item, f"{prefix}{name}[].")
+        elif item is not None and typing.is_typeddict(unwrap(item)[0]):
+            yield from record_fields(unwrap(item)[0], f"{prefix}{name}[].")
         else:
             yield f"{prefix}{name}", doc or _type_name(hint)
 
@@ -83,7 +71,7 @@ def describe(settings: Settings, paths: Paths, env: Mapping[str, str] | None = N
     ]
     header = [
         f"gclog privacy: what is collected at level {level!r} (from "
-        f"{settings.source_of('privacy')}; set with --privacy or GCLOG_PRIVACY)",
+        f"{settings.origin_of('privacy')}; set with --privacy or GCLOG_PRIVACY)",
         f"recording: off ({off}): nothing is recorded or sent" if off else "recording: on",
         "",
         "Removed from every text before it is stored (each becomes <redacted:KIND>):",

@@ -12,7 +12,7 @@ secret past it:
 - control characters and lone surrogates become U+FFFD, bytes become their size, NaN and infinities
   become null: nothing binary or invalid reaches the store;
 - a record still over ``RECORD_BYTES_LIMIT`` (far under Firehose's 1,000 KiB) has its largest field
-  halved until it fits.
+  halved until it fits (gclog/shrink.py).
 
 What was removed is counted in the record's ``redactions`` (kinds and counts, never values). If the
 filter itself fails, the record is kept as its envelope only: never lost, never written unscrubbed.
@@ -21,7 +21,6 @@ filter itself fails, the record is kept as its envelope only: never lost, never 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 import sys
@@ -33,6 +32,8 @@ from typing import Any
 from gclog.privacy.excerpt import scrub_excerpt
 from gclog.privacy.rules import personal_scrubber, secret_scrubber
 from gclog.privacy.scrubber import Scrubber
+from gclog.shrink import Cuts, json_size, shrink
+from gclog.text import cut_marker
 
 KIB = 1024
 RECORD_BYTES_LIMIT = 256 * KIB
@@ -88,7 +89,7 @@ def scrubber_for(level: str, identifiers: Iterable[str] = ()) -> Scrubber:
 
 
 class PrivacyFilter:
-    """``filter(record) -> record``, for :class:`gclog.session.Session`'s ``record_filter``."""
+    """``filter(record) -> record``, for :class:`gclog.pipeline.session.Session`'s ``record_filter``."""
 
     def __init__(self, level: str, identifiers: Iterable[str] = ()) -> None:
         self.level = level
@@ -237,43 +238,20 @@ _SAFE_SCALARS = frozenset(
 def fit(
     record: dict[str, Any], scrubber: Scrubber, limit: int = RECORD_BYTES_LIMIT
 ) -> dict[str, Any]:
-    """Halve the record's largest string or list until its JSON is at most ``limit`` bytes."""
-    for _ in range(64):
-        if _size_bound(record) <= limit or _json_size(record) <= limit:
-            return record
-        holder, key, value = max(_leaves(record), key=lambda leaf: _weight(leaf[2]))
-        if isinstance(value, str) and len(value) >= 128:
-            holder[key] = scrub_excerpt(value, len(value) // 2, scrubber)[0]
-        elif isinstance(value, list) and value:
-            holder[key] = value[: len(value) // 2]
-        else:
-            break
+    """Halve the record's largest text or list until its JSON is at most ``limit`` bytes.
+
+    A text is halved through the scrubber (head and tail kept, never half a secret left).
+    """
+    shrink(
+        record,
+        limit,
+        Cuts(
+            text=lambda text, _excess: scrub_excerpt(text, len(text) // 2, scrubber)[0],
+            bulk=lambda items, _excess: (
+                items[: len(items) // 2]
+                if isinstance(items, list)
+                else cut_marker(json_size(items))
+            ),
+        ),
+    )
     return record
-
-
-def _json_size(record: dict[str, Any]) -> int:
-    return len(json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
-
-
-def _size_bound(value: Any) -> int:
-    """An upper bound of the JSON size, cheap to get: 6 bytes a character, 32 a scalar."""
-    if isinstance(value, str):
-        return 6 * len(value) + 2
-    if isinstance(value, dict):
-        return sum(_size_bound(k) + _size_bound(v) + 2 for k, v in value.items()) + 2
-    if isinstance(value, list):
-        return sum(_size_bound(v) + 1 for v in value) + 2
-    return 32
-
-
-def _weight(value: Any) -> int:
-    return len(value) if isinstance(value, str) else _size_bound(value)
-
-
-def _leaves(value: Any) -> Iterable[tuple[Any, Any, Any]]:
-    items = value.items() if isinstance(value, dict) else enumerate(value)
-    for key, child in items:
-        if isinstance(child, (str, list)):
-            yield value, key, child
-        if isinstance(child, (dict, list)):
-            yield from _leaves(child)

@@ -25,7 +25,7 @@ def opt_out_reason(settings: Settings, env: Mapping[str, str] | None = None) -> 
     """Why recording is off (the setting or variable that said so), or None when it is on."""
     env = os.environ if env is None else env
     if settings.disabled:
-        source = settings.source_of("disabled")
+        source = settings.origin_of("disabled")
         if source.startswith("config file "):
             return f"disabled = true in {source.removeprefix('config file ')}"
         return f"GCLOG_DISABLED={env.get('GCLOG_DISABLED', '1').strip()}"

@@ -28,9 +28,10 @@ from typing import Any
 
 from gclog.config import Settings
 from gclog.records import CellResources, MetricSource, MetricsSetup, Reduced, now_iso
-from gclog.samplers import SOURCES, chosen
+from gclog.samplers import SAMPLERS
 from gclog.samplers.base import Context, Reading, Sampler, describe
 from gclog.samplers.cells import CellMeter
+from gclog.setting_types import chosen_metric_sources
 
 FAILURES_TO_SWITCH_OFF = 3
 EDGE_LOCK_WAIT_S = 0.5  # a cell edge never waits longer than this for a source busy elsewhere
@@ -51,19 +52,19 @@ class PoolSettings:
     interval_s: float = 2.0
     busy_interval_s: float = 0.5
     window_s: float = 10.0
-    sources: str = "all"
+    metrics: str = "all"  # the metrics setting: all, none, or the sources chosen
     off_reason: str | None = None  # why the sources not chosen are off
     hang_after_s: float = 15.0
     probe_timeout_s: float = 10.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PoolSettings:
-        origin = settings.source_of("metrics")
+        origin = settings.origin_of("metrics")
         return cls(
             interval_s=settings.metrics_interval,
             busy_interval_s=settings.metrics_busy_interval,
             window_s=settings.metrics_window,
-            sources=settings.metrics,
+            metrics=settings.metrics,
             off_reason=f"switched off by metrics = {settings.metrics}, from {origin}",
         )
 
@@ -103,7 +104,7 @@ def _clean(reading: Any) -> Reading:
     return clean
 
 
-class _Source(threading.Thread):
+class _Worker(threading.Thread):
     """One source, on its own thread: probe once, then read on its schedule until stopped."""
 
     def __init__(self, sampler: Sampler, pool: SamplerPool) -> None:
@@ -196,7 +197,7 @@ class SamplerPool:
         self,
         settings: PoolSettings,
         context: Context,
-        sources: Iterable[type[Sampler]] = SOURCES,
+        samplers: Iterable[type[Sampler]] = SAMPLERS,
         warn: Warn = warn_on_stderr,
     ) -> None:
         self.settings = settings
@@ -204,11 +205,13 @@ class SamplerPool:
         self.warn = warn
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self.sources = list(sources)
-        every = {source.name for source in self.sources}
-        wanted = every if settings.sources == "all" else set(chosen(settings.sources))
-        self.workers = [_Source(cls(context), self) for cls in self.sources if cls.name in wanted]
-        self.not_chosen = [cls.name for cls in self.sources if cls.name not in wanted]
+        self.samplers = list(samplers)
+        every = {sampler.name for sampler in self.samplers}
+        wanted = (
+            every if settings.metrics == "all" else set(chosen_metric_sources(settings.metrics))
+        )
+        self.workers = [_Worker(cls(context), self) for cls in self.samplers if cls.name in wanted]
+        self.not_chosen = [cls.name for cls in self.samplers if cls.name not in wanted]
         self.cells: dict[str, CellMeter] = {}
         self.off_in_window: dict[str, str] = {}
         self.window_started = (time.monotonic(), now_iso())
@@ -310,7 +313,7 @@ class SamplerPool:
             if worker.on and worker.sampler.follows_cells:
                 self._follow(worker, meter)
 
-    def _follow(self, worker: _Source, meter: CellMeter) -> None:
+    def _follow(self, worker: _Worker, meter: CellMeter) -> None:
         """A cell started: give its meter a first reading, and put the source on the busy schedule.
 
         Many short cells in a row cost little: a reading a few milliseconds old serves as the
@@ -353,7 +356,7 @@ class SamplerPool:
     # -- readings, windows, failures ------------------------------------------------------------
 
     def record(
-        self, worker: _Source, reading: Reading, fields_off: dict[str, str], quiet: bool = False
+        self, worker: _Worker, reading: Reading, fields_off: dict[str, str], quiet: bool = False
     ) -> None:
         """A reading for the window (and running cells); fields newly off are told once.
 
@@ -376,7 +379,7 @@ class SamplerPool:
         for group, why in sorted(new.items()):
             self.warn(f"metrics: {group} switched off ({why})")
 
-    def switch_off(self, worker: _Source, reason: str) -> None:
+    def switch_off(self, worker: _Worker, reason: str) -> None:
         with self.lock:
             if not worker.on:
                 return
@@ -424,19 +427,3 @@ class SamplerPool:
                     "off": off,
                 }
             )
-
-
-def describe_setup(setup: MetricsSetup) -> str:
-    """One line for people: which sources are on, and why any is off."""
-    on: list[str] = []
-    off: dict[str, list[str]] = {}  # reason → sources (or single fields) off for it
-    for name, source in setup["sources"].items():
-        if source["on"]:
-            on.append(name)
-        else:
-            off.setdefault(source["reason"] or "off", []).append(name)
-        for group, why in source["fields_off"].items():
-            off.setdefault(why, []).append(group)
-    parts = [f"{', '.join(on)} on"] if on else []
-    parts += [f"{', '.join(names)} off ({reason})" for reason, names in off.items()]
-    return "metrics: " + "; ".join(parts)

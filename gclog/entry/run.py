@@ -1,0 +1,295 @@
+"""``gclog run``: execute a notebook in a fresh kernel, observing it like any other client would.
+
+The chain is cli → run → jupyter.kernel, and observe.observation → pipeline.recorder → store.
+The kernel is observed the way ``gclog attach`` observes one (gclog/observe/observation.py); what
+run adds is sending each code cell itself and waiting for both the shell reply and the kernel's
+idle status before the next (as nbclient does), and writing the executed notebook. It never
+leaves a kernel behind: every exit path shuts it down.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbformat import NotebookNode
+from rich.console import Console
+
+from gclog.config import Paths, Settings
+from gclog.enrich.saved_cells import SavedCells
+from gclog.entry.views import run_view
+from gclog.errors import ExitCode, GclogError
+from gclog.jupyter import kernel as kernels
+from gclog.jupyter import notebook as notebooks
+from gclog.jupyter.subscription import Subscription
+from gclog.observe.observation import CONNECT_TIMEOUT_S, POLL_MS, Observation, Stop
+from gclog.observe.observer import Execution
+from gclog.pipeline.recorder import Recorder
+from gclog.records import EndReason, iso
+from gclog.text import cell_label
+
+INTERRUPT_GRACE_S = 5.0  # how long an interrupted cell may take to report back
+IDLE_AFTER_REPLY_S = 4.0  # nbclient's iopub_timeout: a reply without idle is complete after this
+
+EXIT_CODES: dict[EndReason, ExitCode] = {
+    "completed": ExitCode.OK,
+    "cell_error": ExitCode.CELL_ERROR,
+    "kernel_died": ExitCode.KERNEL_DIED,
+    "timeout": ExitCode.TIMEOUT,
+    "interrupted": ExitCode.INTERRUPTED,
+    "failed": ExitCode.INTERNAL,
+}
+
+
+@dataclass
+class RunRequest:
+    notebook: Path
+    output: Path | None = None
+    kernel_name: str | None = None
+    cwd: Path | None = None
+    allow_errors: bool = False
+    inplace: bool = False
+
+
+@dataclass
+class RunResult:
+    reason: EndReason
+    exit_code: int
+    session_id: str
+    output: Path
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    message: str | None = None
+    saves: dict[str, Any] = field(default_factory=dict)
+
+
+def default_output(notebook: Path) -> Path:
+    return notebook.with_name(f"{notebook.stem}.gclog.ipynb")
+
+
+def resolve_output(request: RunRequest) -> Path:
+    output = (
+        request.notebook
+        if request.inplace
+        else (request.output or default_output(request.notebook))
+    )
+    if not request.inplace and output.resolve() == request.notebook.resolve():
+        raise GclogError(f"{output}: refusing to overwrite the input notebook (use --inplace)")
+    if output.is_dir():
+        raise GclogError(f"{output}: is a directory; give the output notebook's file name")
+    parent = output.resolve().parent
+    if not parent.is_dir():
+        raise GclogError(f"{output}: directory {parent} does not exist")
+    return output
+
+
+def runnable_cells(nb: NotebookNode) -> list[tuple[int, NotebookNode]]:
+    """Code cells to execute, following nbclient: empty cells and ``skip-execution`` are skipped."""
+    return [
+        (index, cell)
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        and cell.source.strip()
+        and "skip-execution" not in cell.get("metadata", {}).get("tags", [])
+    ]
+
+
+class Runner:
+    def __init__(
+        self, request: RunRequest, settings: Settings, paths: Paths, console: Console
+    ) -> None:
+        self.request = request
+        self.settings = settings
+        self.paths = paths
+        self.console = console
+        self.started = time.monotonic()
+        self.nb: NotebookNode | None = None
+        self.last_record: dict[str, Any] = {}
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def run(self) -> RunResult:
+        self.started = time.monotonic()
+        request = self.request
+        nb = self.nb = notebooks.load(request.notebook)
+        output = resolve_output(request)
+        cwd = request.cwd or request.notebook.resolve().parent
+        if not cwd.is_dir():
+            raise GclogError(f"--cwd {cwd}: not a directory")
+        kernel_name = (
+            request.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+        )
+        kernels.check_kernelspec(kernel_name)
+        cells = runnable_cells(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = []
+                cell.execution_count = None
+                cell.metadata.pop("execution", None)
+        view = run_view(self.console, request.notebook, len(cells), kernel_name)
+        connection_file = kernels.new_connection_file()
+        observation = Observation(
+            "run",
+            self.settings,
+            self.paths,
+            connection_file,
+            view,
+            keep_outputs=True,
+            recorder=lambda: Recorder(
+                "run",
+                self.settings,
+                self.paths,
+                notebook_path=request.notebook,
+                saved_cells=SavedCells.from_notebook(nb),  # the cells sent: never "modified"
+            ),
+            on_cell=self._annotate,
+        )
+        with observation:
+            kernel = kernels.start(
+                kernel_name,
+                cwd,
+                self.settings.startup_timeout,
+                connection_file,
+                on_output=lambda line: view.note(f"kernel: {line}"),
+                on_launched=observation.recorder.prepare,
+            )
+            observation.on_exit(kernel.shutdown)
+            observation.announce()  # once the kernel is up: bad input gets its one line only
+            return self._execute(observation, kernel, nb, cells, output)
+
+    def _execute(
+        self,
+        observation: Observation,
+        kernel: kernels.Kernel,
+        nb: NotebookNode,
+        cells: list[tuple[int, NotebookNode]],
+        output: Path,
+    ) -> RunResult:
+        nb.metadata["language_info"] = kernel.info.get("language_info") or {}
+        subscription = Subscription(kernel.manager.get_connection_info())
+        subscription.wait_connected(CONNECT_TIMEOUT_S, nudge=kernel.client.kernel_info)
+        observation.start(
+            subscription,
+            kernel,
+            kernel.name,
+            kernel.info,
+            {"name": self.request.notebook.name, "code_cells": len(cells)},
+        )
+        observation.handle(subscription.early)
+        writer = notebooks.CheckpointWriter(nb, output)
+        signals = observation.signals
+        reason: EndReason = "completed"
+        message: str | None = None
+        try:
+            for index, cell in cells:
+                if signals.received:
+                    reason = "interrupted"
+                    break
+                execution, outcome = self._execute_cell(observation, kernel, index, cell)
+                if isinstance(outcome, Stop):
+                    reason, message = outcome.reason, outcome.message
+                    break
+                if outcome in ("timeout", "interrupted"):
+                    reason = outcome
+                    message = (
+                        f"{cell_label(index)} ran past --timeout {self.settings.timeout:g}s"
+                        if outcome == "timeout"
+                        else f"interrupted during {cell_label(index)}"
+                    )
+                    break
+                if execution.status == "error" and not self._errors_allowed(cell):
+                    ename = self.last_record.get("error", {}).get("ename", "an error")  # scrubbed
+                    reason, message = "cell_error", f"{cell_label(index)} raised {ename}"
+                    break
+                writer.maybe_save()
+        except BaseException:
+            reason = "failed"
+            raise
+        finally:
+            observation.reason = reason
+            nb.metadata["gclog"] = {"session_id": observation.recorder.session.id, "status": reason}
+            writer.save()  # the person's notebook first, whatever else fails
+        exit_code = int(EXIT_CODES[reason])
+        if reason == "interrupted":
+            exit_code = signals.exit_code(exit_code)
+        return RunResult(
+            reason=reason,
+            exit_code=exit_code,
+            session_id=observation.recorder.session.id,
+            output=output,
+            cells=observation.recorder.cells,
+            message=message,
+            saves=writer.stats(),
+        )
+
+    def _errors_allowed(self, cell: NotebookNode) -> bool:
+        return self.request.allow_errors or "raises-exception" in cell.metadata.get("tags", [])
+
+    def _execute_cell(
+        self, observation: Observation, kernel: kernels.Kernel, index: int, cell: NotebookNode
+    ) -> tuple[Execution, str | Stop]:
+        """Send one cell and wait until it is recorded; returns it and how it ended."""
+        client = kernel.client
+        msg_id = client.execute(
+            cell.source,
+            store_history=True,
+            allow_stdin=False,
+            stop_on_error=not self._errors_allowed(cell),
+        )
+        execution = observation.expect(msg_id, cell.source, index, cell.get("id"))
+        cell.outputs = execution.outputs  # the notebook shows outputs as they arrive
+        signals = observation.signals
+        timeout = self.settings.timeout
+        deadline = time.monotonic() + timeout if timeout else None
+        outcome = "done"
+        stop_waiting_at: float | None = None
+        while not execution.done:
+            now = time.monotonic()
+            if signals.received and outcome == "done":
+                outcome = "interrupted"
+                execution.interrupted = True
+                kernel.interrupt()
+                stop_waiting_at = now + INTERRUPT_GRACE_S
+            if deadline is not None and now >= deadline and outcome == "done":
+                outcome = "timeout"
+                execution.interrupted = True
+                kernel.interrupt()
+                stop_waiting_at = now + INTERRUPT_GRACE_S
+            if execution.reply_status is not None and stop_waiting_at is None:
+                stop_waiting_at = now + IDLE_AFTER_REPLY_S  # replied, and idle is late
+            if signals.count > 1 or (stop_waiting_at is not None and now >= stop_waiting_at):
+                observation.finish(execution)  # the kernel does not answer (or the user insists)
+                break
+            waits = [POLL_MS / 1000]
+            waits += [t - now for t in (deadline, stop_waiting_at) if t is not None and t > now]
+            stop = observation.pump(int(min(waits) * 1000), shell=client.shell_channel)
+            if stop is not None:
+                return execution, stop
+        if outcome == "timeout" and execution.status == "ok":
+            outcome = "done"  # it finished before the interrupt landed
+        return execution, outcome
+
+    def _annotate(self, execution: Execution, record: dict[str, Any]) -> None:
+        """Per-cell timing in the cell's metadata, where jupyterlab-execute-time reads it."""
+        self.last_record = record
+        if self.nb is None or execution.index is None:
+            return
+        cell = self.nb.cells[execution.index]
+        cell.execution_count = execution.execution_count
+        timing = cell.metadata.setdefault("execution", {})
+        for key, moment in (
+            ("iopub.status.busy", execution.started_at),
+            ("iopub.execute_input", execution.input_at),
+            ("iopub.status.idle", execution.ended_at),
+            ("shell.execute_reply", execution.reply_at),
+        ):
+            if moment is not None:
+                timing[key] = iso(moment)
+        cell.metadata["gclog"] = {
+            "status": execution.status,
+            "duration_s": execution.duration_s,
+            "event_id": record.get("event_id"),
+        }

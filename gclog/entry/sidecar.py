@@ -1,0 +1,163 @@
+"""``gclog attach`` as a background process (a sidecar), and the pipe it talks to its parent on.
+
+``%load_ext gclog`` and ``gclog attach --detach`` start ``python -m gclog attach … --ready-pipe``
+and read its stdout until it says how it went, one line each::
+
+    say <JSON text>                      something for the parent to show (the privacy notice)
+    off <JSON text>                      recording is off (GCLOG_DISABLED…): the line to show
+    ready <session id>                   observing; the sidecar's own output goes to a log file
+    observed <session id> <pid> <entry>  another gclog observes the kernel already
+
+Both sides live here, with nothing but the standard library: the parent side runs inside the
+person's kernel (the extension), where every import costs their cell.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gclog.errors import GclogError
+
+STDERR_KEPT = 20  # lines of the sidecar's stderr kept to explain a failure to start
+
+
+@dataclass
+class Background:
+    session_id: str | None
+    pid: int | None
+    adopted: bool = False  # another gclog already observed the kernel: this is its session
+    entry_point: str = "attach"  # which kind of gclog session that is (run, attach, extension)
+    said: list[str] = field(default_factory=list)  # what the sidecar asked to show, in order
+    off: str | None = None  # recording is off: the line saying so (nothing was started)
+    process: subprocess.Popen[bytes] | None = None  # ours, when it is the one observing
+
+
+def start_in_background(
+    connection_file: Path,
+    entry_point: str,
+    *,
+    notebook: str | None = None,
+    kernel_pid: int | None = None,
+    disclose: bool = False,
+    settings_env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Background:
+    """Start ``gclog attach`` as its own process; return once it says how it went.
+
+    GclogError (with the sidecar's own reason) if it fails or says nothing within ``timeout``.
+    """
+    argv = [sys.executable, "-m", "gclog", "attach", str(connection_file), "--ready-pipe"]
+    argv += ["--entry-point", entry_point]
+    if notebook:
+        argv += ["--notebook", notebook]
+    if kernel_pid:
+        argv += ["--kernel-pid", str(kernel_pid)]
+    if disclose:
+        argv.append("--disclose")
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, **(settings_env or {})},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    result = Background(session_id=None, pid=None)
+    errors: collections.deque[str] = collections.deque(maxlen=STDERR_KEPT)
+    streams = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
+    deadline = time.monotonic() + timeout
+    final: list[str] | None = None
+    while final is None and streams and time.monotonic() < deadline:
+        ready, _, _ = select.select(list(streams), [], [], 0.1)
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:  # the sidecar closed it: exited, or its output went to its log
+                del streams[fd]
+                continue
+            held = streams[fd]
+            held += chunk
+            *lines, rest = held.split(b"\n")
+            streams[fd] = bytearray(rest)
+            for raw in lines:
+                line = raw.decode("utf-8", "replace").strip()
+                if fd == proc.stderr.fileno():
+                    errors.append(line)
+                elif final is None:
+                    final = _take(line, result)
+    proc.stdout.close()
+    proc.stderr.close()
+    if final is not None and final[0] == "ready" and len(final) == 2:
+        result.session_id, result.pid, result.process = final[1], proc.pid, proc
+        return result
+    if final is not None and final[0] in ("observed", "off"):
+        _reap(proc)
+        if final[0] == "observed" and len(final) == 4:
+            result.session_id, result.pid = final[1], int(final[2])
+            result.adopted, result.entry_point = True, final[3]
+        return result
+    _reap(proc)
+    last = next((e for e in reversed(errors) if e), "")
+    reason = last.removeprefix("gclog: error: ") if last else "it did not start in time"
+    raise GclogError(f"could not start observing the kernel: {reason}")
+
+
+def _take(line: str, result: Background) -> list[str] | None:
+    """One line from the sidecar: kept if it is something to show; the final word, when it is."""
+    kind, _, rest = line.partition(" ")
+    if kind == "say":
+        result.said.append(str(json.loads(rest)))
+        return None
+    if kind == "off":
+        result.off = str(json.loads(rest))
+        return [kind]
+    if kind in ("ready", "observed"):
+        return line.split()
+    return None  # not ours (a library printing on import): ignored
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    """A sidecar that is done (or hopeless) ends now, and is not left a zombie."""
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# -- the sidecar's side ---------------------------------------------------------------------------
+
+
+class ReadyPipe:
+    """What the sidecar tells its parent, on its stdout (see the module's docstring)."""
+
+    def say(self, text: str) -> None:
+        self._write(f"say {json.dumps(text)}")
+
+    def off(self, line: str) -> None:
+        self._write(f"off {json.dumps(line)}")
+
+    def observed(self, session_id: str, pid: int, entry_point: str) -> None:
+        self._write(f"observed {session_id} {pid} {entry_point}")
+
+    def ready(self, session_id: str, log: Path) -> None:
+        """Say we are observing, then send our own output to ``log``, not the parent's pipe."""
+        self._write(f"ready {session_id}")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(fd, sys.stdout.fileno())
+        os.dup2(fd, sys.stderr.fileno())
+        os.close(fd)
+
+    @staticmethod
+    def _write(line: str) -> None:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()

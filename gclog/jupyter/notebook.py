@@ -1,0 +1,106 @@
+"""Reading a notebook safely and writing the executed one atomically, without quadratic saving."""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat import NotebookNode
+
+from gclog.errors import GclogError
+from gclog.files import write_atomic
+
+
+def load(path: Path) -> NotebookNode:
+    """Read, upgrade (to nbformat 4) and validate a notebook; GclogError with the reason if not."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise GclogError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise GclogError(f"{path}: is a directory, not a notebook") from None
+    except PermissionError:
+        raise GclogError(f"{path}: permission denied") from None
+    except UnicodeDecodeError:
+        raise GclogError(f"{path}: not a notebook (not UTF-8 text)") from None
+    except OSError as exc:
+        raise GclogError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GclogError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("nbformat"), int):
+        raise GclogError(f"{path}: not a Jupyter notebook (no nbformat version field)")
+    if data["nbformat"] > nbformat.current_nbformat:
+        raise GclogError(
+            f"{path}: nbformat {data['nbformat']} is newer than this gclog supports "
+            f"({nbformat.current_nbformat})"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            nb = nbformat.reads(text, as_version=4)  # upgrades nbformat 1-3 notebooks
+            nbformat.validate(nb)
+    except Exception as exc:  # nbformat raises many types for malformed notebooks
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]  # no type: it is noise
+        raise GclogError(f"{path}: not a valid Jupyter notebook ({first})") from None
+    return nb
+
+
+def serialize(nb: NotebookNode) -> str:
+    """nbformat's own on-disk layout, without validating again (the input was validated)."""
+    return nbformat.v4.writes(nb) + "\n"
+
+
+class CheckpointWriter:
+    """Saves a notebook as it is executed, at a cost that stays a small share of the run.
+
+    papermill rewrites the whole notebook twice per cell, so a long notebook costs O(n²). Here a
+    checkpoint is due only when at least ``min_interval`` seconds *and* ``1 / max_share`` times the
+    last save's own duration have passed: saving never takes more than ``max_share`` of the wall
+    time, and a fast notebook is saved a handful of times instead of once per cell.
+    """
+
+    def __init__(
+        self, nb: NotebookNode, path: Path, min_interval: float = 2.0, max_share: float = 0.05
+    ) -> None:
+        self.nb = nb
+        self.path = path
+        self.min_interval = min_interval
+        self.max_share = max_share
+        self.saves = 0
+        self.bytes_written = 0
+        self.seconds_saving = 0.0
+        self._last_end = time.monotonic()
+        self._last_cost = 0.0
+
+    def maybe_save(self) -> bool:
+        wait = max(self.min_interval, self._last_cost / self.max_share)
+        if time.monotonic() - self._last_end < wait:
+            return False
+        self.save()
+        return True
+
+    def save(self) -> None:
+        start = time.monotonic()
+        text = serialize(self.nb)
+        write_atomic(self.path, text)
+        end = time.monotonic()
+        self.saves += 1
+        self.bytes_written += len(text)
+        self.seconds_saving += end - start
+        self._last_cost = end - start
+        self._last_end = end
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "saves": self.saves,
+            "bytes_written": self.bytes_written,
+            "seconds": round(self.seconds_saving, 4),
+        }

@@ -1,0 +1,330 @@
+"""The iopub observer: one implementation of "what happened in this kernel", for every entry point.
+
+It consumes iopub messages (as jupyter_client deserializes them) and turns the ones that belong to
+execute requests into :class:`Execution` objects, finished when the kernel goes idle after them.
+Timings come from the kernel's own message header dates, so an observer that never sees the
+``execute_reply`` (``gclog attach``) measures the same durations as the client that sent the cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from nbformat.notebooknode import NotebookNode, from_dict
+
+from gclog.observe.outputs import error_info, summarize
+from gclog.records import CellStatus, CellTimes, iso
+from gclog.text import truncate
+
+_OUTPUT_TYPES = frozenset(("stream", "display_data", "execute_result", "error"))
+# Without the notebook in memory (attach), a long stream is compacted to this many characters.
+_STREAM_COMPACT_AT = 1024 * 1024
+
+
+def _date(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+@dataclass
+class Execution:
+    """One execute request as the kernel handled it."""
+
+    msg_id: str
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    input_at: datetime | None = None
+    ended_at: datetime | None = None
+    code: str | None = None
+    saw_input: bool = False
+    execution_count: int | None = None
+    outputs: list[Any] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    partial: bool = False
+    reply_status: str | None = None  # from the shell reply, when we sent the request ourselves
+    reply_at: datetime | None = None
+    interrupted: bool = False  # we interrupted it (timeout, Ctrl-C), whatever the kernel says
+    silent: bool = False  # sent with silent=True (no execute_input, not an abort): not a cell
+    idle: bool = False
+    index: int | None = None
+    cell_id: str | None = None
+    done: bool = False  # recorded
+    _clear_pending: bool = False
+    # Stream text for the last output, joined once (settle) rather than copied on every chunk.
+    _pending: list[str] = field(default_factory=list)
+    _pending_len: int = 0
+
+    def settle(self) -> None:
+        """Put stream text still held in pieces into its output."""
+        if self._pending:
+            self.outputs[-1]["text"] += "".join(self._pending)
+            self._pending.clear()
+            self._pending_len = 0
+
+    def replied(self, reply: dict[str, Any]) -> None:
+        """The shell reply to a request we sent ourselves (run)."""
+        content = reply.get("content") or {}
+        self.reply_status = content.get("status")
+        self.reply_at = _date((reply.get("header") or {}).get("date"))
+        if self.execution_count is None:
+            self.execution_count = content.get("execution_count")
+
+    def clear_outputs(self) -> None:
+        self._pending.clear()
+        self._pending_len = 0
+        self.outputs.clear()
+
+    @property
+    def status(self) -> CellStatus:
+        if self.error is not None:
+            ename = self.error.get("ename")
+            return "interrupted" if ename == "KeyboardInterrupt" or self.interrupted else "error"
+        if self.interrupted and not self.idle:
+            return "interrupted"
+        if self.reply_status == "aborted":
+            return "aborted"
+        if self.reply_status == "error":
+            return "error"
+        if not self.saw_input and self.reply_status is None and not self.partial:
+            return "aborted"
+        return "ok"
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.ended_at:
+            return max(0.0, (self.ended_at - self.started_at).total_seconds())
+        return None
+
+    @property
+    def queue_wait_s(self) -> float | None:
+        if self.queued_at and self.started_at:
+            return max(0.0, (self.started_at - self.queued_at).total_seconds())
+        return None
+
+    def cell_fields(self) -> dict[str, Any]:
+        """The cell-specific fields of a ``cell`` record (the session adds the envelope)."""
+        self.settle()
+        times: CellTimes = {
+            "queued_at": iso(self.queued_at) if self.queued_at else None,
+            "started_at": iso(self.started_at) if self.started_at else None,
+            "ended_at": iso(self.ended_at) if self.ended_at else None,
+        }
+        code = self.code
+        fields: dict[str, Any] = {
+            "index": self.index,
+            "cell_id": self.cell_id,
+            "msg_id": self.msg_id,
+            "execution_count": self.execution_count,
+            "status": self.status,
+            "partial": self.partial,
+            "times": times,
+            "duration_s": self.duration_s,
+            "queue_wait_s": self.queue_wait_s,
+            "code": code,  # whole: the privacy filter scrubs it, then cuts it to its cap
+            "code_sha256": hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
+            if code is not None
+            else None,
+            "code_lines": code.count("\n") + 1 if code else (0 if code == "" else None),
+            "output": summarize(self.outputs),
+        }
+        if self.error is not None:
+            fields["error"] = error_info(self.error)
+        return fields
+
+
+def output_from_msg(msg_type: str, content: dict[str, Any]) -> NotebookNode | None:
+    """An nbformat output from an iopub message, as nbformat's own ``output_from_msg`` makes it.
+
+    Without its per-output JSON-Schema validation (a quarter of a millisecond per output, on
+    every output of every cell): the fields are checked for the types the notebook format needs.
+    """
+    data, metadata = content.get("data", {}), content.get("metadata", {})
+    if msg_type == "stream":
+        name, text = content.get("name"), content.get("text")
+        if isinstance(name, str) and isinstance(text, str):
+            return from_dict({"output_type": "stream", "name": name, "text": text})
+    elif msg_type in ("execute_result", "display_data"):
+        if isinstance(data, dict) and isinstance(metadata, dict):
+            output = {"output_type": msg_type, "data": data, "metadata": metadata}
+            if msg_type == "execute_result":
+                count = content.get("execution_count")
+                output["execution_count"] = count if isinstance(count, int) else None
+            return from_dict(output)
+    elif msg_type == "error":
+        traceback = content.get("traceback")
+        if isinstance(traceback, list):
+            return from_dict(
+                {
+                    "output_type": "error",
+                    "ename": str(content.get("ename", "")),
+                    "evalue": str(content.get("evalue", "")),
+                    "traceback": [str(line) for line in traceback],
+                }
+            )
+    return None
+
+
+@dataclass
+class KernelRestarted:
+    """The kernel process behind the channels changed (a restart), seen at ``when``."""
+
+    when: datetime | None
+    previous: str
+    current: str
+
+
+class Observer:
+    """Feeds on iopub messages; ``handle`` returns what finished or happened because of each.
+
+    ``keep_outputs`` keeps every output for writing a notebook (``gclog run``); without it long
+    streams are compacted, so a cell printing gigabytes cannot exhaust gclog's memory.
+    """
+
+    def __init__(self, keep_outputs: bool = True) -> None:
+        self.keep_outputs = keep_outputs
+        self.running: dict[str, Execution] = {}
+        self._displays: dict[str, list[Any]] = {}
+        self._kernel_identity: str | None = None
+        self._last_error_end: datetime | None = None
+
+    def expect(self, msg_id: str, code: str, index: int | None, cell_id: str | None) -> Execution:
+        """Register a request we are about to send, so that its code is known even if aborted."""
+        execution = Execution(msg_id=msg_id, code=code, index=index, cell_id=cell_id)
+        self.running[msg_id] = execution
+        return execution
+
+    def handle(self, msg: dict[str, Any]) -> Execution | KernelRestarted | None:
+        header = msg.get("header") or {}
+        restarted = self._check_identity(header)
+        parent = msg.get("parent_header") or {}
+        if parent.get("msg_type") != "execute_request":
+            return restarted
+        msg_type = header.get("msg_type") or msg.get("msg_type")
+        content = msg.get("content") or {}
+        msg_id = parent.get("msg_id")
+        if not msg_id:
+            return restarted
+        execution = self.running.get(msg_id)
+        if execution is None:
+            is_start = msg_type == "status" and content.get("execution_state") == "busy"
+            execution = Execution(msg_id=msg_id, partial=not is_start)
+            self.running[msg_id] = execution
+        if execution.queued_at is None:
+            execution.queued_at = _date(parent.get("date"))
+        if msg_type == "status":
+            state = content.get("execution_state")
+            if state == "busy":
+                execution.started_at = _date(header.get("date"))
+            elif state == "idle":
+                execution.ended_at = _date(header.get("date"))
+                execution.idle = True
+                execution.settle()
+                del self.running[msg_id]
+                self._classify(execution)
+                if not self.keep_outputs:
+                    self._displays.clear()  # nothing keeps earlier outputs to update
+                return execution
+        elif msg_type == "execute_input":
+            execution.saw_input = True
+            execution.input_at = _date(header.get("date"))
+            if execution.code is None:
+                execution.code = str(content.get("code", ""))
+            execution.execution_count = content.get("execution_count")
+        elif msg_type in _OUTPUT_TYPES:
+            self._add_output(execution, msg, msg_type, content)
+        elif msg_type == "clear_output":
+            if content.get("wait"):
+                execution._clear_pending = True
+            else:
+                execution.clear_outputs()
+        elif msg_type == "update_display_data":
+            self._update_display(content)
+        return restarted
+
+    def _classify(self, execution: Execution) -> None:
+        """Tell an aborted request from a silent one: neither shows its code on iopub.
+
+        After an error, ipykernel aborts the requests that were already queued: their request
+        time is before the failed cell ended. A request without execute_input sent later was
+        sent with silent=True (front ends poll variables that way): it is not a cell.
+        """
+        if execution.saw_input:
+            failed = execution.error is not None
+            self._last_error_end = execution.ended_at if failed else None
+            return
+        if execution.partial or execution.code is not None:
+            return
+        queued, last_error = execution.queued_at, self._last_error_end
+        aborted = queued is not None and last_error is not None and queued <= last_error
+        execution.silent = not aborted
+
+    def kernel_gone(self, execution: Execution, why: str) -> None:
+        """The kernel went away while ``execution`` ran: it ends with a DeadKernelError (as
+        nbclient names it), also shown among its outputs when they are kept for a notebook."""
+        execution.settle()
+        execution.error = {"ename": "DeadKernelError", "evalue": why, "traceback": []}
+        if self.keep_outputs:
+            execution.outputs.append(
+                from_dict(
+                    {
+                        "output_type": "error",
+                        "ename": "DeadKernelError",
+                        "evalue": why,
+                        "traceback": [],
+                    }
+                )
+            )
+
+    def forget_identity(self) -> None:
+        """The caller already knows the kernel was replaced: take the next identity silently."""
+        self._kernel_identity = None
+
+    def _check_identity(self, header: dict[str, Any]) -> KernelRestarted | None:
+        # A kernel's msg_ids are "<session>_<pid>_<n>": a new prefix means a new kernel process.
+        identity = str(header.get("msg_id", "")).rpartition("_")[0]
+        if not identity:
+            return None
+        previous, self._kernel_identity = self._kernel_identity, identity
+        if previous is None or previous == identity:
+            return None
+        self._displays.clear()
+        return KernelRestarted(when=_date(header.get("date")), previous=previous, current=identity)
+
+    def _add_output(
+        self, execution: Execution, msg: dict[str, Any], msg_type: str, content: dict[str, Any]
+    ) -> None:
+        if execution._clear_pending:
+            execution.clear_outputs()
+            execution._clear_pending = False
+        if msg_type == "error":
+            execution.error = content
+        if msg_type == "execute_result" and execution.execution_count is None:
+            execution.execution_count = content.get("execution_count")
+        outputs = execution.outputs
+        if msg_type == "stream" and outputs and outputs[-1].get("output_type") == "stream":
+            last = outputs[-1]
+            if last.get("name") == content.get("name"):
+                text = str(content.get("text", ""))
+                execution._pending.append(text)
+                execution._pending_len += len(text)
+                held = len(last["text"]) + execution._pending_len
+                if not self.keep_outputs and held > _STREAM_COMPACT_AT:
+                    execution.settle()
+                    last["text"] = truncate(last["text"], _STREAM_COMPACT_AT // 2)
+                return
+        execution.settle()
+        output = output_from_msg(msg_type, content)
+        if output is None:
+            return  # a malformed message from a misbehaving kernel: nothing to record
+        outputs.append(output)
+        display_id = (content.get("transient") or {}).get("display_id")
+        if display_id and msg_type == "display_data":
+            self._displays.setdefault(display_id, []).append(output)
+
+    def _update_display(self, content: dict[str, Any]) -> None:
+        display_id = (content.get("transient") or {}).get("display_id")
+        for output in self._displays.get(display_id, []) if display_id else []:
+            output["data"] = content.get("data", {})
+            output["metadata"] = content.get("metadata", {})

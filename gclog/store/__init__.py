@@ -1,0 +1,5 @@
+"""What gclog keeps on disk.
+
+store.py  the SQLite store: every record, and the shipper's durable queue
+live.py   the live sessions (one small file each) and one lock per observed kernel
+"""
