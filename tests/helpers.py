@@ -192,3 +192,12 @@ def wait_for_session(env: Env, state: str = "observing", timeout: float = 60) ->
 
 def cells_of(env: Env, session_id: str) -> list[dict[str, Any]]:
     return [r for r in env.records(session_id) if r["event_type"] == "cell"]
+
+
+def wait_for_cells(env: Env, session_id: str, count: int, timeout: float = 30) -> None:
+    """Until the session has ``count`` cell records in the store (each is committed as made)."""
+    deadline = time.monotonic() + timeout
+    while len(cells_of(env, session_id)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"fewer than {count} cells recorded within {timeout}s")
+        time.sleep(0.05)

@@ -10,7 +10,15 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers import DrivenKernel, Env, by_type, cells_of, one_line_error, wait_for_session
+from helpers import (
+    DrivenKernel,
+    Env,
+    by_type,
+    cells_of,
+    one_line_error,
+    wait_for_cells,
+    wait_for_session,
+)
 
 
 @pytest.fixture
@@ -51,7 +59,7 @@ def test_attach_records_every_cell_another_client_runs(env: Env, kernel: DrivenK
     kernel.client.inspect("print", 5)
     kernel.client.kernel_info()
     kernel.execute("_ = 1", silent=True)
-    time.sleep(1.0)
+    wait_for_cells(env, entry["session_id"], 4)  # the silent one is in flight: the drain takes it
     code, stderr = stop(proc)
     assert code == 0, stderr
     records = env.records(entry["session_id"])
@@ -90,7 +98,7 @@ def test_attach_never_sends_anything_to_the_kernel(env: Env, kernel: DrivenKerne
     before = kernel.execute("1").get("content", {}).get("execution_count")
     proc = env.popen("attach", str(kernel.connection_file))
     wait_for_session(env)
-    time.sleep(1.0)
+    time.sleep(0.5)  # a window for it to misbehave in: there is nothing to wait for
     stop(proc)
     # Had gclog executed anything, the kernel's execution counter would have moved.
     assert kernel.execute("2")["content"]["execution_count"] == before + 1
@@ -102,14 +110,17 @@ def test_attaching_in_the_middle_of_a_cell_records_a_partial_cell(
     msg_id = kernel.client.execute(
         "import time\nfor i in range(30):\n    print(i, flush=True)\n    time.sleep(0.1)"
     )
-    time.sleep(1.0)
+    while True:  # the cell is under way once it prints
+        msg = kernel.client.get_iopub_msg(timeout=60)
+        if msg["msg_type"] == "stream" and msg["parent_header"].get("msg_id") == msg_id:
+            break
     proc = env.popen("attach", kernel.kernel_id[:8])
     entry = wait_for_session(env)
     while True:
         reply = kernel.client.get_shell_msg(timeout=60)
         if reply["parent_header"]["msg_id"] == msg_id:
             break
-    time.sleep(0.5)
+    wait_for_cells(env, entry["session_id"], 1)
     stop(proc)
     (cell,) = cells_of(env, entry["session_id"])
     assert cell["partial"] is True
@@ -128,7 +139,7 @@ def test_aborted_cells_after_an_error_are_recorded_without_code(
     while not set(ids) <= seen:  # earlier replies (kernel_info at start) may be queued too
         msg = kernel.client.get_shell_msg(timeout=60)
         seen.add(msg["parent_header"]["msg_id"])
-    time.sleep(1.0)
+    wait_for_cells(env, entry["session_id"], 3)
     stop(proc)
     cells = cells_of(env, entry["session_id"])
     assert [c["status"] for c in cells] == ["error", "aborted", "aborted"]
@@ -146,7 +157,7 @@ def test_kernel_restart_is_recorded_and_observation_continues(
     kernel.client.wait_for_ready(timeout=60)
     assert kernel.pid != old_pid
     kernel.execute("print('after')")
-    time.sleep(1.0)
+    wait_for_cells(env, entry["session_id"], 2)
     code, stderr = stop(proc)
     assert code == 0, stderr
     records = env.records(entry["session_id"])
@@ -188,7 +199,7 @@ def test_attaching_twice_says_so_and_does_not_double_record(env: Env, kernel: Dr
     assert second.returncode == 0
     assert "already observed by session " + entry["session_id"] in second.stderr
     kernel.execute("print('once')")
-    time.sleep(1.0)
+    wait_for_cells(env, entry["session_id"], 1)
     stop(first)
     records = env.records()
     assert len({r["session_id"] for r in records}) == 1

@@ -101,3 +101,35 @@ def test_nbclient_and_opt_out(env: Env) -> None:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def test_load_ext_imports_only_the_standard_library_into_the_kernel(env: Env) -> None:
+    """The person's kernel pays for what it imports: `%load_ext gclog` brings in gclog's two
+    in-kernel modules and the standard library, nothing else (the sidecar does the rest)."""
+    import json
+
+    from helpers import DrivenKernel
+
+    kernel = DrivenKernel(env)
+    try:
+        kernel.execute("import sys; _before = set(sys.modules)")
+        kernel.execute("%load_ext gclog")
+        found: list[str] = []
+        kernel.client.execute_interactive(
+            "import json; print(json.dumps(sorted(set(sys.modules) - _before)))",
+            output_hook=lambda msg: (
+                found.append(msg["content"].get("text", ""))
+                if msg["msg_type"] == "stream"
+                else None
+            ),
+        )
+        kernel.execute("%unload_ext gclog")
+    finally:
+        kernel.shutdown()
+    new = json.loads("".join(found))
+    ours = {"gclog", "gclog.entry", "gclog.entry.extension", "gclog.entry.sidecar", "gclog.errors"}
+    assert ours & set(new), new  # it did load
+    allowed = {*sys.stdlib_module_names, "IPython"}  # IPython's own %load_ext machinery
+    foreign = [m for m in new if m not in ours and m.split(".")[0] not in allowed]
+    assert foreign == [], foreign
+    assert {r["source"] for r in env.records()} == {"extension"}

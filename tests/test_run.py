@@ -504,3 +504,36 @@ def test_load_ext_inside_gclog_run_does_not_record_twice_or_stop_the_run(env: En
     records = env.records()
     assert {r["session_id"] for r in records} == {out.metadata["gclog"]["session_id"]}
     assert len(by_type(records, "cell")) == 4
+
+
+def test_a_kernel_restart_during_a_run_is_recorded_as_attach_records_it(env: Env) -> None:
+    """One observation for run and attach: a new kernel process behind the same connection (here
+    the kernel exec()s a fresh one) is a `kernel restarted` record, the cell it cut short ends
+    with DeadKernelError, and the run goes on with the new kernel."""
+    restart = (
+        "import os, sys\n"
+        "from ipykernel.connect import get_connection_file\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', '-f',"
+        " get_connection_file()])"
+    )
+    nb_path = write_notebook(env.root / "n.ipynb", "x = 1", restart, "print('x' in dir())")
+    result = env.gclog("run", str(nb_path), "--allow-errors")
+    assert result.returncode == 0, result.stderr
+    assert "the kernel restarted; still observing" in result.stderr
+    records = env.records()
+    seen = [(r["event_type"], r.get("event") or r.get("status")) for r in records]
+    assert [s for s in seen if s[0] in ("cell", "kernel")] == [
+        ("cell", "ok"),
+        ("cell", "error"),
+        ("kernel", "restarted"),
+        ("cell", "ok"),
+    ]
+    cut = by_type(records, "cell")[1]
+    assert cut["error"] == {
+        "ename": "DeadKernelError",
+        "evalue": "the kernel restarted",
+        "traceback": "",
+    }
+    assert by_type(records, "cell")[2]["output"]["stdout"] == "False\n"  # a fresh kernel
+    out = nbformat.read(env.root / "n.gclog.ipynb", as_version=4)
+    assert out.cells[1].outputs[-1].ename == "DeadKernelError"

@@ -39,7 +39,17 @@ def load_fake(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, FAKES / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # dataclasses look their module up in sys.modules while the module runs: lend it the name,
+    # then give back whatever held it (the real library, or nothing)
+    held = sys.modules.get(name)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        if held is None:
+            del sys.modules[name]
+        else:
+            sys.modules[name] = held
     return module
 
 

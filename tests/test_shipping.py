@@ -351,11 +351,17 @@ def test_shippers_sharing_a_store_never_send_a_record_twice(
     ids = fill(path, 3000, size=2000)  # ~6 MB: several calls, so the shippers interleave
     firehose.proxy.delay_s = 0.2
     reports = []
+    senders = [firehose.sender() for _ in range(3)]
+    for sender in senders:
+        sender.warm_up()  # the client made before the race: all three start on the same mark
+    together = threading.Barrier(len(senders))
 
-    def flush() -> None:
-        reports.append(Shipper(path, firehose.sender(), pack_bytes=0).flush(timeout=120))
+    def flush(sender: Any) -> None:
+        shipper = Shipper(path, sender, pack_bytes=0)
+        together.wait()
+        reports.append(shipper.flush(timeout=120))
 
-    workers = [threading.Thread(target=flush) for _ in range(3)]
+    workers = [threading.Thread(target=flush, args=(sender,)) for sender in senders]
     for worker in workers:
         worker.start()
     for worker in workers:
