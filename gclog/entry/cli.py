@@ -131,7 +131,11 @@ def export(session_id: str | None, last: bool, output: Path | None) -> int:
     """Print the stored records as NDJSON (one JSON object per line)."""
     from gclog.read.export import export_records
 
-    return export_records(Paths.from_env(), session_id, last, output)
+    try:
+        return export_records(Paths.from_env(), session_id, last, output)
+    except BrokenPipeError:  # `gclog export | head`: here, before click's own handling (exit 1)
+        _reader_gone()
+        return ExitCode.OK
 
 
 @cli.command()
@@ -361,6 +365,11 @@ def _skip_slow_optional_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
+def _reader_gone() -> None:
+    """Stdout's reader closed the pipe: send the rest, and the final flush, nowhere."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> None:
     _skip_slow_optional_imports()
     args = sys.argv[1:] if argv is None else argv
@@ -384,8 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = ExitCode.INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (gclog export | head): not an error of ours.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _reader_gone()  # the reader went away (gclog status | head): not an error of ours
         code = ExitCode.OK
     except OSError as exc:  # the file system or the OS said no: not a bug of ours
         if debug:

@@ -21,6 +21,7 @@ from gclog.config import Paths, Settings
 from gclog.enrich.saved_cells import SavedCells
 from gclog.entry.views import run_view
 from gclog.errors import ExitCode, GclogError
+from gclog.files import check_writable
 from gclog.jupyter import kernel as kernels
 from gclog.jupyter import notebook as notebooks
 from gclog.jupyter.subscription import Subscription
@@ -81,6 +82,7 @@ def resolve_output(request: RunRequest) -> Path:
     parent = output.resolve().parent
     if not parent.is_dir():
         raise GclogError(f"{output}: directory {parent} does not exist")
+    check_writable(output)  # before the kernel starts: a run whose notebook goes nowhere is lost
     return output
 
 
@@ -158,7 +160,10 @@ class Runner:
             )
             observation.on_exit(kernel.shutdown)
             observation.announce()  # once the kernel is up: bad input gets its one line only
-            return self._execute(observation, kernel, nb, cells, output)
+            result = self._execute(observation, kernel, nb, cells, output)
+        if observation.recorder.lost and result.exit_code == ExitCode.OK:
+            result.exit_code = ExitCode.RECORDS_LOST  # never "completed" over lost records
+        return result
 
     def _execute(
         self,
