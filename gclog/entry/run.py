@@ -161,8 +161,13 @@ class Runner:
             observation.on_exit(kernel.shutdown)
             observation.announce()  # once the kernel is up: bad input gets its one line only
             result = self._execute(observation, kernel, nb, cells, output)
-        if observation.recorder.lost and result.exit_code == ExitCode.OK:
-            result.exit_code = ExitCode.RECORDS_LOST  # never "completed" over lost records
+        lost = observation.recorder.lost
+        if lost:  # never "completed" over lost records
+            if result.exit_code == ExitCode.OK:
+                result.exit_code = ExitCode.RECORDS_LOST
+            result.message = f"{lost} records lost (see above)" + (
+                f"; {result.message}" if result.message else ""
+            )
         return result
 
     def _execute(

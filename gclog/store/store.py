@@ -9,7 +9,11 @@ Several processes may ship from one store at once (a run, an attach, ``gclog flu
 *claims* the records it is about to send (``claim_owner``, ``claim_until``), so no two send the
 same records; a claim lapses at ``claim_until``, or sooner when its owner is known to be dead.
 
-A store may be capped (``max_bytes``, counted in record bytes). When full it evicts, in order:
+A store may be capped (``max_bytes``). The cap counts what is on disk — the database file and its
+write-ahead log — as well as the records' own bytes: the log is checkpointed every
+``max_bytes / 16`` and cut back to that size, and freed pages are given back to the file system
+(incremental vacuum), so the files stay near the cap. (Caps under 1 MiB, which only tests use,
+count record bytes only: an empty store is already ~50 KiB.) When full it evicts, in order:
 delivered records (already shipped: only local history is lost), then undelivered metric windows,
 then undelivered cell and kernel records, then session records — oldest first within each class.
 Every undelivered record evicted is counted in the meta table, both in total (for ``gclog status``)
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -33,6 +38,8 @@ from gclog.records import now_iso
 SCHEMA_VERSION = 2  # 2: claims (claim_owner, claim_until) and the indexes eviction needs
 
 CHUNK = 500  # rows per write transaction of the shipper: a few ms of lock, not tens
+WAL_MIN, WAL_MAX = 64 * 1024, 2**20  # the write-ahead log's limits (SQLite's default: 4 MiB)
+MIN_DISK_CAP = 2**20  # caps from this size count the files on disk too (see the docstring)
 EVICT_TO = 0.9  # a full store evicts down to this share of its cap, so it does not evict per append
 # What a full store gives up first: (name, SQL condition). Delivered records are "pruned" (they
 # reached Firehose); the others are "evicted", i.e. lost to the pipeline, and counted.
@@ -110,8 +117,17 @@ class Store:
             self._db = sqlite3.connect(
                 path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
+            if not self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+                # A new store (set before WAL mode, or it does not take): freed pages can go
+                # back to the file system.
+                self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # The log is checkpointed every wal_bytes and cut back to that: it must not
+            # outgrow a small cap, nor fill a small disk with records the file never gets.
+            wal_bytes = min(WAL_MAX, max(WAL_MIN, (self.max_bytes or WAL_MAX) // 16))
+            self._db.execute(f"PRAGMA journal_size_limit={wal_bytes}")
+            self._db.execute(f"PRAGMA wal_autocheckpoint={wal_bytes // 4096}")
             if self._schema_version() < SCHEMA_VERSION:
                 self._create_or_migrate()
         except (OSError, sqlite3.Error) as exc:
@@ -129,6 +145,11 @@ class Store:
 
         Only then does opening write: many processes may open a store at once.
         """
+        if (
+            self._schema_version() == 0
+            and not self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+        ):  # a new store: freed pages can go back to the file system
+            self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         with self._transaction():
             for statement in _TABLES:
                 self._db.execute(statement)
@@ -287,12 +308,31 @@ class Store:
 
     # -- the cap: eviction, counted --------------------------------------------------------------
 
+    def disk_bytes(self) -> int:
+        """What the store takes on disk: the database file and its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(OSError):
+                total += os.stat(f"{self.path}{suffix}").st_size
+        return total
+
     def _enforce_cap(self, max_bytes: int) -> None:
-        """Evict (see the module's docstring) until the records take at most EVICT_TO × the cap."""
+        """Evict (see the module's docstring) until the records take at most EVICT_TO × the cap,
+        and their share of the disk does too."""
         total = int(self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM records").fetchone()[0])
-        if total <= max_bytes:
+        disk = self.disk_bytes() if max_bytes >= MIN_DISK_CAP else 0
+        if total <= max_bytes and disk <= max_bytes:
             return
         to_free = total - int(max_bytes * EVICT_TO)
+        if disk > max_bytes:  # the files hold more than the records: free the same share of them
+            to_free = max(to_free, total - int(total * max_bytes * EVICT_TO / disk))
+        self._evict(to_free)
+        # Give the freed pages back and let the log start over at its limited size.
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA incremental_vacuum").fetchall()  # steps it to the end
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _evict(self, to_free: int) -> None:
         now = time.time()
         with self._transaction():
             evicted: dict[str, int] = {}
