@@ -153,7 +153,7 @@ class Settings:
     metrics_window: float = setting(
         10.0,
         "Seconds of readings reduced into one metrics record (mean, max, last).",
-        _seconds(1.0),
+        _seconds(0.2),
     )
     # -- where records go (README, "Shipping to Firehose") --
     sink: str = setting(
@@ -181,7 +181,7 @@ class Settings:
         5.0, "Seconds a session waits at its end for its records to ship.", _seconds(0.1)
     )
     ship_interval: float = setting(
-        2.0, "Seconds between the shipper's looks at the store.", _seconds(0.1)
+        2.0, "Seconds between the shipper's looks at the store.", _seconds(0.01)
     )
     store_max_mb: int = setting(
         256,

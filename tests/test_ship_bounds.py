@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from firehose_helpers import FirehoseWorld
 from helpers import Env, one_line_error
-from test_shipping import fill, undelivered
+from test_shipping import arrived, fill, record, undelivered
 
 from gclog.errors import ExitCode
 from gclog.ship.shipper import Shipper
+from gclog.store.store import Store
 
 
 class BadEndpoint:
@@ -92,3 +93,39 @@ def test_stop_returns_with_no_call_in_flight(tmp_path: Path, firehose: FirehoseW
     assert report.remaining == 3 == undelivered(path)
     time.sleep(3.5)  # the proxy's reply arrives now: nobody marks it behind the report's back
     assert undelivered(path) == 3
+
+
+# -- one bad record blocks nothing ------------------------------------------------------------------
+
+
+def test_a_refused_batch_is_split_and_the_bad_record_set_aside(
+    env: Env, firehose: FirehoseWorld
+) -> None:
+    """Before: a non-retryable 400 on the oldest batch, and nothing behind it ever shipped."""
+    ids = fill(env.store, 60)
+    with Store(env.store) as store:
+        store.append(record(61, code="POISON-record"))  # in the middle of the queue's packs
+    ids |= fill(env.store, 40, session="s2")
+    firehose.proxy.poison = b"POISON"
+    result = env.gclog("flush", "--timeout", "60", *firehose.flags(), **firehose.aws_env)
+    assert result.returncode == 0, result.stderr
+    assert "1 records Firehose refused are set aside" in result.stderr
+    assert set(arrived(firehose)) == ids  # everything else went
+    with Store(env.store) as store:
+        assert store.counts()["undelivered"] == 0
+        aside = store.set_aside_records()
+    assert [a["record"]["event_id"] for a in aside] == ["s1-61"]
+    assert "InvalidArgumentException" in aside[0]["reason"]
+    status = env.gclog("status")
+    assert "Set aside: 1 records Firehose refused" in status.stdout + status.stderr
+
+
+def test_a_stream_that_refuses_everything_sets_nothing_aside(
+    tmp_path: Path, firehose: FirehoseWorld
+) -> None:
+    path = tmp_path / "store.db"
+    fill(path, 10)
+    firehose.proxy.poison = b"gclog"  # in every record
+    report = Shipper(path, firehose.sender(), pack_bytes=0).flush(timeout=20)
+    assert report.remaining == 10 and report.set_aside == 0
+    assert report.error is not None and "InvalidArgumentException" in report.error.message

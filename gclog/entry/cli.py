@@ -159,7 +159,12 @@ def flush(timeout: float, sink_flags: dict[str, Any]) -> int:
     report = flush_backlog(load_settings(sink_flags), Paths.from_env(), timeout)
     print(
         f"gclog: shipped {report.delivered} record{'s' if report.delivered != 1 else ''} "
-        f"in {report.calls} call{'s' if report.calls != 1 else ''}; nothing left to ship",
+        f"in {report.calls} call{'s' if report.calls != 1 else ''}; nothing left to ship"
+        + (
+            f" ({report.set_aside} records Firehose refused are set aside: `gclog status`)"
+            if report.set_aside
+            else ""
+        ),
         file=sys.stderr,
     )
     return ExitCode.OK

@@ -35,7 +35,7 @@ from typing import Any, TypedDict
 from gclog.errors import GclogError
 from gclog.records import now_iso
 
-SCHEMA_VERSION = 2  # 2: claims (claim_owner, claim_until) and the indexes eviction needs
+SCHEMA_VERSION = 3  # 2: claims (claim_owner, claim_until) and eviction's indexes; 3: set_aside
 
 CHUNK = 500  # rows per write transaction of the shipper: a few ms of lock, not tens
 WAL_MIN, WAL_MAX = 64 * 1024, 2**20  # the write-ahead log's limits (SQLite's default: 4 MiB)
@@ -67,6 +67,18 @@ _TABLES = (
         claim_until REAL
     )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # Records Firehose refused one by one (a 400 for that record alone): kept for a person to see,
+    # never shipped again, never evicted. `gclog status` counts them; `gclog doctor` lists them.
+    """CREATE TABLE IF NOT EXISTS set_aside (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        event_time TEXT NOT NULL,
+        body TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        set_aside_at TEXT NOT NULL
+    )""",
 )
 # Made after the columns exist (a version-1 store gains the claim columns first).
 _INDEXES = (
@@ -93,6 +105,8 @@ class ShippingStatus(TypedDict):
     undelivered_bytes: int
     oldest_undelivered_at: str | None
     evicted: dict[str, int]
+    set_aside: int  # records Firehose refused for themselves, kept out of the queue
+    set_aside_reason: str | None
     last_upload: LastUpload
 
 
@@ -280,6 +294,30 @@ class Store:
             (ids[0], ids[-1], owner),
         )
         return [(int(i), str(b)) for i, b in rows]
+
+    def set_aside(self, ids: Iterable[int], reason: str) -> None:
+        """Move records Firehose refused for themselves out of the queue, into ``set_aside``."""
+        stamp = now_iso()
+        with self._lock, self._transaction():
+            for row_id in ids:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO set_aside(id, session_id, seq, event_type, event_time,"
+                    " body, reason, set_aside_at) SELECT id, session_id, seq, event_type,"
+                    " event_time, body, ?, ? FROM records WHERE id = ?",
+                    (reason, stamp, row_id),
+                )
+                self._db.execute("DELETE FROM records WHERE id = ?", (row_id,))
+
+    def set_aside_records(self) -> list[dict[str, Any]]:
+        """The records set aside, oldest first: where they came from, why, and the record."""
+        rows = self._query(
+            "SELECT session_id, seq, event_type, reason, set_aside_at, body FROM set_aside"
+            " ORDER BY id"
+        )
+        keys = ("session_id", "seq", "event_type", "reason", "set_aside_at")
+        return [
+            {**dict(zip(keys, row[:5], strict=True)), "record": json.loads(row[5])} for row in rows
+        ]
 
     def release(self, owner: str, ids: Iterable[int] | None = None) -> None:
         """Give back ``owner``'s claims (all of them, or those on ``ids``) for anyone to take."""
@@ -472,7 +510,12 @@ class Store:
             " WHERE delivered_at IS NULL"
         )[0]
         last = self.meta("ship.")
+        set_aside, reason = self._query(
+            "SELECT COUNT(*), (SELECT reason FROM set_aside ORDER BY id DESC LIMIT 1) FROM set_aside"
+        )[0]
         return {
+            "set_aside": int(set_aside),
+            "set_aside_reason": reason,
             "records": counts["records"],
             "undelivered": counts["undelivered"],
             "undelivered_bytes": int(size),
