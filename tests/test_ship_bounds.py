@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
@@ -129,3 +130,46 @@ def test_a_stream_that_refuses_everything_sets_nothing_aside(
     report = Shipper(path, firehose.sender(), pack_bytes=0).flush(timeout=20)
     assert report.remaining == 10 and report.set_aside == 0
     assert report.error is not None and "InvalidArgumentException" in report.error.message
+
+
+# -- gclog flush among others, and under a signal ---------------------------------------------------
+
+
+def test_sigterm_to_flush_is_143_and_gives_the_claims_back(
+    env: Env, firehose: FirehoseWorld
+) -> None:
+    silent = BadEndpoint("silent")
+    try:
+        fill(env.store, 5)
+        flush = env.popen(
+            "flush", "--timeout", "60", *firehose.flags(silent.url), env=firehose.aws_env
+        )
+        assert silent.accepted.wait(30), "the flush sent nothing"
+        flush.send_signal(signal.SIGTERM)
+        _, stderr = flush.communicate(timeout=30)
+        assert flush.returncode == 143, stderr  # before: killed by the raw signal (-15)
+        assert "Traceback" not in stderr
+        with Store(env.store) as store:
+            assert store.counts()["undelivered"] == 5
+            assert store.claimed_elsewhere("nobody") == 0  # given back: the next flush sends them
+    finally:
+        silent.close()
+
+
+def test_a_flush_while_another_process_ships_those_records_exits_0(
+    env: Env, firehose: FirehoseWorld
+) -> None:
+    fill(env.store, 5)
+    firehose.proxy.delay_s = 8.0
+    first = env.popen("flush", "--timeout", "60", *firehose.flags(), env=firehose.aws_env)
+    try:
+        assert firehose.proxy.in_flight.wait(30)
+        second = env.gclog("flush", "--timeout", "2", *firehose.flags(), **firehose.aws_env)
+        # Before: exit 5, "5 records not shipped".
+        assert second.returncode == 0, second.stderr
+        assert "5 more are being shipped by another gclog process" in second.stderr
+    finally:
+        firehose.proxy.recover()
+        _, stderr = first.communicate(timeout=60)
+    assert first.returncode == 0, stderr
+    assert undelivered(env.store) == 0

@@ -6,10 +6,13 @@ Errors reach the user as one line on stderr and a documented exit code (``gclog.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sqlite3
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +159,16 @@ def flush(timeout: float, sink_flags: dict[str, Any]) -> int:
 
     if timeout <= 0:
         raise GclogError("--timeout must be a positive number of seconds")
-    report = flush_backlog(load_settings(sink_flags), Paths.from_env(), timeout)
+    settings, paths = load_settings(sink_flags), Paths.from_env()
+    with _terminated_on_signal():
+        report = flush_backlog(settings, paths, timeout)
+    if report.elsewhere:
+        print(
+            f"gclog: shipped {report.delivered} records; {report.elsewhere} more are being "
+            "shipped by another gclog process right now",
+            file=sys.stderr,
+        )
+        return ExitCode.OK
     print(
         f"gclog: shipped {report.delivered} record{'s' if report.delivered != 1 else ''} "
         f"in {report.calls} call{'s' if report.calls != 1 else ''}; nothing left to ship"
@@ -370,6 +382,30 @@ def _skip_slow_optional_imports() -> None:
     sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP during a command that has no loop of its own to check a flag (a
+    BaseException, as KeyboardInterrupt is, but one click does not turn into exit 130)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _terminated_on_signal() -> Iterator[None]:
+    """SIGTERM/SIGHUP unwind like Ctrl-C (claims given back, files closed), then exit 128+N."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
 def _reader_gone() -> None:
     """Stdout's reader closed the pipe: send the rest, and the final flush, nowhere."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -383,6 +419,8 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=args, prog_name="gclog", standalone_mode=False)
     except click.exceptions.Abort:
         code = ExitCode.INTERRUPTED
+    except _Terminated as exc:
+        code = 128 + exc.signum
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         print(f"gclog: error: {exc.format_message()}{hint}", file=sys.stderr)

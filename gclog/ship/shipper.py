@@ -72,6 +72,7 @@ class ShipReport:
     error: ShipError | None  # the last failure, if records remain
     calls: int
     set_aside: int = 0  # records in the store's set_aside table (refused for themselves)
+    elsewhere: int = 0  # of ``remaining``, those another live gclog process is sending now
 
     def summary(self) -> str:
         """One line for the user about records that did not ship."""
@@ -328,6 +329,7 @@ class Shipper:
     def report(self) -> ShipReport:
         with Store(self.store_path) as store:
             status = store.shipping_status()
+            elsewhere = store.claimed_elsewhere(self.owner) if status["undelivered"] else 0
         remaining = status["undelivered"]
         return ShipReport(
             delivered=self.delivered,
@@ -335,4 +337,5 @@ class Shipper:
             error=self.last_error if remaining else None,
             calls=self.sender.calls,
             set_aside=status["set_aside"],
+            elsewhere=elsewhere,
         )

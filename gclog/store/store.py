@@ -335,6 +335,15 @@ class Store:
                 [(i, owner) for i in ids],
             )
 
+    def claimed_elsewhere(self, owner: str) -> int:
+        """Undelivered records another shipper holds a live claim on (it is sending them now)."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM records WHERE delivered_at IS NULL AND claim_owner IS NOT NULL"
+            " AND claim_owner != ? AND claim_until >= ?",
+            (owner, time.time()),
+        )
+        return int(rows[0][0])
+
     def claim_owners(self) -> list[str]:
         """Owners holding live claims on undelivered records (to check for dead ones)."""
         rows = self._query(
