@@ -289,6 +289,18 @@ def stop(session: str, timeout: float) -> int:
 
 
 @cli.command()
+@click.option(
+    "--check", is_flag=True, help="Only say what is wrong; change nothing (exit 2 if so)."
+)
+def doctor(check: bool) -> int:
+    """Check the store; set a damaged one aside, keeping every record it can still read."""
+    from gclog.store.doctor import examine
+
+    paths = Paths.from_env()
+    return examine(paths.store, paths.state_dir, repair=not check).report(paths.store)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(as_json: bool) -> int:
     """Show live sessions, the store's backlog, and kernels nobody observes."""

@@ -145,7 +145,10 @@ class Store:
             if self._schema_version() < SCHEMA_VERSION:
                 self._create_or_migrate()
         except (OSError, sqlite3.Error) as exc:
-            raise GclogError(f"cannot open the store {path}: {exc}") from None
+            raise GclogError(
+                f"cannot open the store {path}: {exc} (`gclog doctor` sets a damaged store "
+                "aside, keeping what it can read)"
+            ) from None
 
     def _schema_version(self) -> int:
         try:
@@ -240,6 +243,33 @@ class Store:
                     with contextlib.suppress(sqlite3.Error, OSError):
                         self._enforce_cap(self.max_bytes)
             return ids
+
+    def import_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows (id, session_id, seq, event_type, event_time, bytes, body, delivered_at) read
+        from another store (``gclog doctor``): kept as they were, delivered ones delivered."""
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO records(session_id, seq, event_type, event_time, bytes, body,"
+                " delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [tuple(row[1:]) for row in rows],
+            )
+
+    def import_set_aside(self, rows: list[tuple[Any, ...]]) -> None:
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO set_aside(session_id, seq, event_type, event_time, body, reason,"
+                " set_aside_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [tuple(row[1:]) for row in rows],
+            )
+
+    def add_counts(self, counts: dict[str, int]) -> None:
+        """Add to the meta counters (``evicted.*``, ``unreported.*``)."""
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+                " SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
+                list(counts.items()),
+            )
 
     def mark_delivered(self, ids: Iterable[int]) -> None:
         stamp = now_iso()
