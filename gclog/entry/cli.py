@@ -11,6 +11,7 @@ import os
 import signal
 import sqlite3
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,9 +160,13 @@ def flush(timeout: float, sink_flags: dict[str, Any]) -> int:
 
     if timeout <= 0:
         raise GclogError("--timeout must be a positive number of seconds")
+    import psutil
+
     settings, paths = load_settings(sink_flags), Paths.from_env()
+    # --timeout bounds the command, its start-up included (imports are ~0.3 s of it).
+    since_start = max(0.0, time.time() - psutil.Process().create_time())
     with _terminated_on_signal():
-        report = flush_backlog(settings, paths, timeout)
+        report = flush_backlog(settings, paths, max(0.1, timeout - since_start))
     if report.elsewhere:
         print(
             f"gclog: shipped {report.delivered} records; {report.elsewhere} more are being "
