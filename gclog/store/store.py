@@ -24,34 +24,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypedDict
 
 from gclog.errors import GclogError
-from gclog.records import now_iso
+from gclog.store.cap import Cap
+from gclog.store.queue import Queue
 
 SCHEMA_VERSION = 3  # 2: claims (claim_owner, claim_until) and eviction's indexes; 3: set_aside
 
-CHUNK = 500  # rows per write transaction of the shipper: a few ms of lock, not tens
 WAL_MIN, WAL_MAX = 64 * 1024, 2**20  # the write-ahead log's limits (SQLite's default: 4 MiB)
-MIN_DISK_CAP = 2**20  # caps from this size count the files on disk too (see the docstring)
-EVICT_TO = 0.9  # a full store evicts down to this share of its cap, so it does not evict per append
-# What a full store gives up first: (name, SQL condition). Delivered records are "pruned" (they
-# reached Firehose); the others are "evicted", i.e. lost to the pipeline, and counted.
-EVICTION_ORDER = (
-    ("delivered", "delivered_at IS NOT NULL"),
-    ("metrics", "delivered_at IS NULL AND event_type = 'metrics'"),
-    (
-        "cells",
-        "delivered_at IS NULL AND event_type NOT IN ('metrics', 'session_start', 'session_end')",
-    ),
-    ("sessions", "delivered_at IS NULL AND event_type IN ('session_start', 'session_end')"),
-)
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS records (
@@ -110,7 +95,7 @@ class ShippingStatus(TypedDict):
     last_upload: LastUpload
 
 
-class Store:
+class Store(Queue, Cap):
     """A thread-safe handle on the store; several processes may share the file.
 
     ``max_bytes`` caps the records' bytes; only a handle that appends needs it (the cap is
@@ -181,10 +166,6 @@ class Store:
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (str(SCHEMA_VERSION),),
             )
-
-    def _transaction(self) -> Any:
-        """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); the caller holds ``_lock`` if needed."""
-        return _Transaction(self._db)
 
     def close(self) -> None:
         with self._lock:
@@ -271,192 +252,6 @@ class Store:
                 list(counts.items()),
             )
 
-    def mark_delivered(self, ids: Iterable[int]) -> None:
-        stamp = now_iso()
-        self._update_in_chunks(
-            "UPDATE records SET delivered_at = ?, claim_owner = NULL, claim_until = NULL"
-            " WHERE id = ? AND delivered_at IS NULL",
-            [(stamp, i) for i in ids],
-        )
-
-    def _update_in_chunks(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """One short write transaction per CHUNK rows, so a session appending never waits long."""
-        for start in range(0, len(rows), CHUNK):
-            with self._lock, self._transaction():
-                self._db.executemany(sql, rows[start : start + CHUNK])
-
-    # -- claims: several shippers, no record sent twice at once ------------------------------------
-
-    def claim(
-        self, owner: str, max_records: int, max_bytes: int, lease_s: float
-    ) -> list[tuple[int, str]]:
-        """Claim the oldest unclaimed undelivered records for ``owner``, as (row id, JSON text).
-
-        At most ``max_records``, and no more than ``max_bytes`` of them (but always at least one,
-        however big). The claim lapses after ``lease_s`` seconds unless delivered or released.
-        Candidates are read without a lock; each is claimed only if it is still free when
-        written, so a record another shipper took in between is simply left to it.
-        """
-        now = time.time()
-        free = (
-            "delivered_at IS NULL AND (claim_until IS NULL OR claim_until < ? OR claim_owner = ?)"
-        )
-        candidates = self._query(
-            f"SELECT id, bytes FROM records WHERE {free} ORDER BY id LIMIT ?",
-            (now, owner, max_records),
-        )
-        ids: list[int] = []
-        total = 0
-        for row_id, size in candidates:
-            if ids and total + size > max_bytes:
-                break
-            ids.append(int(row_id))
-            total += int(size)
-        if not ids:
-            return []
-        self._update_in_chunks(
-            f"UPDATE records SET claim_owner = ?, claim_until = ? WHERE id = ? AND {free}",
-            [(owner, now + lease_s, i, now, owner) for i in ids],
-        )
-        rows = self._query(
-            "SELECT id, body FROM records WHERE id >= ? AND id <= ? AND claim_owner = ?"
-            " AND delivered_at IS NULL ORDER BY id",
-            (ids[0], ids[-1], owner),
-        )
-        return [(int(i), str(b)) for i, b in rows]
-
-    def set_aside(self, ids: Iterable[int], reason: str) -> None:
-        """Move records Firehose refused for themselves out of the queue, into ``set_aside``."""
-        stamp = now_iso()
-        with self._lock, self._transaction():
-            for row_id in ids:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO set_aside(id, session_id, seq, event_type, event_time,"
-                    " body, reason, set_aside_at) SELECT id, session_id, seq, event_type,"
-                    " event_time, body, ?, ? FROM records WHERE id = ?",
-                    (reason, stamp, row_id),
-                )
-                self._db.execute("DELETE FROM records WHERE id = ?", (row_id,))
-
-    def set_aside_records(self) -> list[dict[str, Any]]:
-        """The records set aside, oldest first: where they came from, why, and the record."""
-        rows = self._query(
-            "SELECT session_id, seq, event_type, reason, set_aside_at, body FROM set_aside"
-            " ORDER BY id"
-        )
-        keys = ("session_id", "seq", "event_type", "reason", "set_aside_at")
-        return [
-            {**dict(zip(keys, row[:5], strict=True)), "record": json.loads(row[5])} for row in rows
-        ]
-
-    def release(self, owner: str, ids: Iterable[int] | None = None) -> None:
-        """Give back ``owner``'s claims (all of them, or those on ``ids``) for anyone to take."""
-        if ids is None:
-            with self._lock, self._transaction():
-                self._db.execute(
-                    "UPDATE records SET claim_owner = NULL, claim_until = NULL"
-                    " WHERE delivered_at IS NULL AND claim_owner = ?",
-                    (owner,),
-                )
-        else:
-            self._update_in_chunks(
-                "UPDATE records SET claim_owner = NULL, claim_until = NULL"
-                " WHERE id = ? AND claim_owner = ?",
-                [(i, owner) for i in ids],
-            )
-
-    def claimed_elsewhere(self, owner: str) -> int:
-        """Undelivered records another shipper holds a live claim on (it is sending them now)."""
-        rows = self._query(
-            "SELECT COUNT(*) FROM records WHERE delivered_at IS NULL AND claim_owner IS NOT NULL"
-            " AND claim_owner != ? AND claim_until >= ?",
-            (owner, time.time()),
-        )
-        return int(rows[0][0])
-
-    def claim_owners(self) -> list[str]:
-        """Owners holding live claims on undelivered records (to check for dead ones)."""
-        rows = self._query(
-            "SELECT DISTINCT claim_owner FROM records WHERE delivered_at IS NULL"
-            " AND claim_owner IS NOT NULL AND claim_until >= ?",
-            (time.time(),),
-        )
-        return [str(r[0]) for r in rows]
-
-    # -- the cap: eviction, counted --------------------------------------------------------------
-
-    def disk_bytes(self) -> int:
-        """What the store takes on disk: the database file and its write-ahead log."""
-        total = 0
-        for suffix in ("", "-wal"):
-            with contextlib.suppress(OSError):
-                total += os.stat(f"{self.path}{suffix}").st_size
-        return total
-
-    def _enforce_cap(self, max_bytes: int) -> None:
-        """Evict (see the module's docstring) until the records take at most EVICT_TO × the cap,
-        and their share of the disk does too."""
-        total = int(self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM records").fetchone()[0])
-        disk = self.disk_bytes() if max_bytes >= MIN_DISK_CAP else 0
-        if total <= max_bytes and disk <= max_bytes:
-            return
-        to_free = total - int(max_bytes * EVICT_TO)
-        if disk > max_bytes:  # the files hold more than the records: free the same share of them
-            to_free = max(to_free, total - int(total * max_bytes * EVICT_TO / disk))
-        self._evict(to_free)
-        # Give the freed pages back and let the log start over at its limited size.
-        with contextlib.suppress(sqlite3.Error):
-            self._db.execute("PRAGMA incremental_vacuum").fetchall()  # steps it to the end
-            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    def _evict(self, to_free: int) -> None:
-        now = time.time()
-        with self._transaction():
-            evicted: dict[str, int] = {}
-            for name, condition in EVICTION_ORDER:
-                if to_free <= 0:
-                    break
-                # A record being sent right now is left alone: it may well arrive.
-                unclaimed = " AND (claim_until IS NULL OR claim_until < ?)"
-                live_claim = "" if name == "delivered" else unclaimed
-                params: tuple[Any, ...] = () if name == "delivered" else (now,)
-                while to_free > 0:
-                    rows = self._db.execute(
-                        f"SELECT id, bytes, event_type FROM records WHERE {condition}"
-                        f"{live_claim} ORDER BY id LIMIT 500",
-                        params,
-                    ).fetchall()
-                    if not rows:
-                        break
-                    victims = []
-                    for row_id, size, event_type in rows:
-                        victims.append((row_id,))
-                        to_free -= int(size)
-                        if name != "delivered":
-                            evicted[event_type] = evicted.get(event_type, 0) + 1
-                        if to_free <= 0:
-                            break
-                    self._db.executemany("DELETE FROM records WHERE id = ?", victims)
-            counters = [(f"evicted.{k}", v) for k, v in evicted.items()]
-            counters += [(f"unreported.{k}", v) for k, v in evicted.items()]
-            self._db.executemany(
-                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
-                " SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
-                counters,
-            )
-
-    def take_unreported_evictions(self) -> dict[str, int]:
-        """Evictions no ``session_end`` has reported yet, by event_type; they count as reported now."""
-        with self._lock, self._transaction():
-            return self._take_unreported()
-
-    def _take_unreported(self) -> dict[str, int]:
-        rows = self._db.execute(
-            "SELECT key, value FROM meta WHERE key LIKE 'unreported.%'"
-        ).fetchall()
-        self._db.execute("DELETE FROM meta WHERE key LIKE 'unreported.%'")
-        return {key.split(".", 1)[1]: int(value) for key, value in rows if int(value)}
-
     # -- meta: small facts other processes read (shipping status) --------------------------------
 
     def set_meta(self, values: dict[str, str]) -> None:
@@ -475,10 +270,6 @@ class Store:
         return {str(k)[len(prefix) :]: str(v) for k, v in rows}
 
     # -- reading ---------------------------------------------------------------------------------
-
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
 
     def bodies(self, session_id: str | None = None) -> Iterator[str]:
         """The stored records as JSON text, oldest first (by session and seq when one is named)."""
@@ -589,14 +380,3 @@ def _merged(record: dict[str, Any], taken: dict[str, int]) -> dict[str, int]:
     for kind, count in taken.items():
         counts[kind] = counts.get(kind, 0) + count
     return counts
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
