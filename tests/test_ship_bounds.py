@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from firehose_helpers import FirehoseWorld
-from helpers import Env, one_line_error
+from helpers import Env, one_line_error, write_notebook
 from test_shipping import arrived, fill, record, undelivered
 
 from gclog.errors import ExitCode
@@ -173,3 +173,21 @@ def test_a_flush_while_another_process_ships_those_records_exits_0(
         _, stderr = first.communicate(timeout=60)
     assert first.returncode == 0, stderr
     assert undelivered(env.store) == 0
+
+
+def test_a_run_ends_within_flush_timeout_against_a_silent_endpoint(
+    env: Env, firehose: FirehoseWorld
+) -> None:
+    silent = BadEndpoint("silent")
+    try:
+        nb = write_notebook(env.root / "a.ipynb", "print(1)")
+        result = env.gclog(
+            "run", str(nb), *firehose.flags(silent.url), timeout=90,
+            GCLOG_FLUSH_TIMEOUT="1", **firehose.aws_env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert silent.accepted.is_set()
+        assert "records not shipped: no answer from" in result.stderr
+        assert undelivered(env.store) >= 3  # kept for gclog flush
+    finally:
+        silent.close()
