@@ -163,10 +163,12 @@ def flush(timeout: float, sink_flags: dict[str, Any]) -> int:
     import psutil
 
     settings, paths = load_settings(sink_flags), Paths.from_env()
-    # --timeout bounds the command, its start-up included (imports are ~0.3 s of it).
+    # --timeout bounds the command, its start-up included (~0.3 s), but leaves the calls at
+    # least a second (or the whole timeout, if shorter) on a slow machine.
     since_start = max(0.0, time.time() - psutil.Process().create_time())
+    budget = max(min(timeout, 1.0), timeout - since_start)
     with _terminated_on_signal():
-        report = flush_backlog(settings, paths, max(0.1, timeout - since_start))
+        report = flush_backlog(settings, paths, budget)
     if report.elsewhere:
         print(
             f"gclog: shipped {report.delivered} records; {report.elsewhere} more are being "

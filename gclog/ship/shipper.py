@@ -317,7 +317,12 @@ class Shipper:
         return self._finished.wait(timeout)
 
     def flush(self, timeout: float) -> ShipReport:
-        """Ship the backlog now, in this thread, for at most ``timeout`` seconds (gclog flush)."""
+        """Ship the backlog now, in this thread, for at most ``timeout`` seconds (gclog flush).
+
+        The client is made first (imports, credentials: botocore bounds their lookups), so a
+        short timeout is spent on calls, not on imports.
+        """
+        self.sender.warm_up()
         self._deadline = time.monotonic() + timeout
         with Store(self.store_path) as store:
             try:
