@@ -107,7 +107,9 @@ def test_gclog_home_that_is_a_file_is_bad_input(env: Env) -> None:
 
 
 def test_export_into_a_closed_pipe_exits_0(env: Env) -> None:
-    env.gclog("run", str(write_notebook(env.root / "a.ipynb", *["print(1)"] * 30)))
+    # More than a pipe holds (64 KiB), so export is still writing when the reader goes.
+    ran = env.gclog("run", str(write_notebook(env.root / "a.ipynb", *["print('x' * 4000)"] * 40)))
+    assert ran.returncode == 0, ran.stderr
     export = subprocess.Popen(
         [sys.executable, "-m", "gclog", "export"],
         env=env.vars,
