@@ -94,6 +94,8 @@ def attach(
         f"{stop.message}; {observation.recorder.entry.cells} cells recorded "
         f"(gclog export --session {session_id})"
     )
+    if observation.recorder.lost and stop.exit_code == ExitCode.OK:
+        return ExitCode.RECORDS_LOST  # said in one line by the recorder; never "done" over it
     return stop.exit_code
 
 
