@@ -6,6 +6,7 @@ Errors reach the user as one line on stderr and a documented exit code (``gclog.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import sys
@@ -189,6 +190,7 @@ def _complete_kernels(ctx: click.Context, param: click.Parameter, incomplete: st
 )
 @click.option("--notebook", hidden=True)
 @click.option("--kernel-pid", type=int, hidden=True)
+@click.option("--loading-cell", hidden=True)
 def attach(
     kernel: str | None,
     existing: bool,
@@ -199,6 +201,7 @@ def attach(
     entry_point: str,
     notebook: str | None,
     kernel_pid: int | None,
+    loading_cell: str | None,
     sink_flags: dict[str, Any],
     **metrics: Any,
 ) -> int:
@@ -206,11 +209,28 @@ def attach(
 
     Every execution any client sends is recorded. gclog never sends anything to the kernel.
     """
+    settings = load_settings({"privacy": privacy, **metric_flags(metrics), **sink_flags})
+    paths = Paths.from_env()
+    prelude = None
+    if ready_pipe and not detach:
+        # A sidecar: its parent (maybe the person's cell) waits for this much only.
+        from gclog.entry.prelude import begin
+        from gclog.entry.sidecar import ReadyPipe
+        from gclog.jupyter.connect import resolve
+
+        prelude = begin(
+            resolve(kernel, existing),
+            settings,
+            paths,
+            ReadyPipe(),
+            entry_point=entry_point,
+            disclose=disclose,
+        )
+        if prelude is None:
+            return ExitCode.OK
     from gclog.entry import attach as attaching
     from gclog.jupyter.connect import open_target
 
-    settings = load_settings({"privacy": privacy, **metric_flags(metrics), **sink_flags})
-    paths = Paths.from_env()
     console = _stderr_console()
     if detach:
         from gclog.privacy.disclosure import announce
@@ -243,11 +263,11 @@ def attach(
         settings=settings,
         paths=paths,
         console=console,
-        ready_pipe=ready_pipe,
-        disclose=disclose,
         entry_point="extension" if entry_point == "extension" else "attach",
         notebook=notebook,
         kernel_pid=kernel_pid,
+        prelude=prelude,
+        loading_cell=json.loads(loading_cell) if loading_cell else None,
     )
 
 
@@ -314,7 +334,6 @@ def report(session_id: str | None, last: bool, html_path: Path | None) -> int:
 )
 def schema(athena: bool, table: str, location: str) -> int:
     """Print the JSON Schema of every record type (or the Athena DDL for them)."""
-    import json
 
     from gclog.read.schema import athena_ddl, record_schemas
 

@@ -15,6 +15,7 @@ and sends the cells (their shell replies come back through :meth:`Observation.pu
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -32,7 +33,7 @@ from gclog.observe.signals import SignalFlag
 from gclog.pipeline.recorder import Recorder
 from gclog.privacy.disclosure import announce
 from gclog.privacy.optout import opt_out_reason
-from gclog.records import EndReason, EntryPoint, NotebookInfo
+from gclog.records import EndReason, EntryPoint, NotebookInfo, parse_iso
 from gclog.store.live import LiveSessions
 from gclog.text import cell_label
 
@@ -80,6 +81,14 @@ class Stop:
     message: str
 
 
+_UNLOAD = re.compile(r"\s*%unload_ext\s+gclog\s*")
+
+
+def unloads(code: str | None) -> bool:
+    """Is this cell the ``%unload_ext gclog`` the privacy notice tells the person to run?"""
+    return code is not None and _UNLOAD.fullmatch(code) is not None
+
+
 def death(status: int | None) -> str:
     """A kernel's exit status in words."""
     if status is None:
@@ -107,7 +116,10 @@ class Observation:
         notebook_path: Path | None = None,
         recorder: Callable[[], Recorder] | None = None,
         on_cell: Callable[[Execution, dict[str, Any]], None] | None = None,
+        held: LiveSessions | None = None,
     ) -> None:
+        """``held``: a registry whose lock on this kernel the caller took already (a sidecar's
+        prelude); observation releases it at the end as if it had taken it."""
         self.entry_point = entry_point
         self.settings = settings
         self.paths = paths
@@ -117,7 +129,7 @@ class Observation:
         self.observer = Observer(keep_outputs=keep_outputs)
         self.signals = SignalFlag()
         self.off = opt_out_reason(settings)
-        self.live = LiveSessions(paths)
+        self.live = held or LiveSessions(paths)
         self._make_recorder = recorder or (
             lambda: Recorder(entry_point, settings, paths, notebook_path=notebook_path)
         )
@@ -131,7 +143,8 @@ class Observation:
         self._next_check = 0.0
         self._started = False
         self._ended = False
-        self._locked = False
+        self._locked = held is not None
+        self._restarted_once = False  # since we started: the extension is no longer loaded
         self._teardown: list[Callable[[], object]] = []
         self._guard: contextlib.ExitStack | None = None
 
@@ -139,7 +152,7 @@ class Observation:
 
     def __enter__(self) -> Observation:
         """Lock the kernel (AlreadyObserved if another gclog has it), then make the recorder."""
-        if not self.off:
+        if not self.off and not self._locked:
             self.live.lock_kernel(str(self.connection_file))
             self._locked = True
         try:
@@ -279,6 +292,8 @@ class Observation:
             elif msg_type == "display_data" and self._is_stop(msg):
                 stop = Stop("unloaded", ExitCode.OK, "stopped by %unload_ext gclog")
             result = self.observer.handle(msg)
+            if stop is not None and msg_type == "display_data":
+                self._cut_short(msg)  # the %unload_ext cell: it ends once we have
             if msg_type == "status" and content.get("execution_state") == "busy":
                 msg_id = (msg.get("parent_header") or {}).get("msg_id")
                 started = self.observer.running.get(msg_id)
@@ -286,9 +301,43 @@ class Observation:
                     self.recorder.cell_started(started.msg_id)
             if isinstance(result, Execution):
                 self._idle(result)
+                if self._restarted_once and unloads(result.code):
+                    # A restarted kernel does not have the extension loaded: IPython says so,
+                    # and the command still means what the notice told the person it means.
+                    stop = Stop("unloaded", ExitCode.OK, "stopped by %unload_ext gclog")
             elif isinstance(result, KernelRestarted):
                 self._restarted()
         return stop
+
+    def began(self, cell: dict[str, Any]) -> None:
+        """A cell that began before we subscribed, as the kernel told our parent (the
+        ``%load_ext gclog`` that started us): recorded whole when it ends."""
+        msg_id = str(cell.get("msg_id") or "")
+        if not msg_id or msg_id in self.observer.running:
+            return
+        count = cell.get("execution_count")
+        self.observer.running[msg_id] = Execution(
+            msg_id=msg_id,
+            code=str(cell.get("code") or ""),
+            saw_input=True,
+            queued_at=parse_iso(str(cell.get("queued_at") or "")),
+            started_at=parse_iso(str(cell.get("started_at") or "")),
+            execution_count=count if isinstance(count, int) else None,
+            cell_id=cell.get("cell_id") if isinstance(cell.get("cell_id"), str) else None,
+        )
+        self.recorder.cell_started(msg_id)
+
+    def _cut_short(self, msg: dict[str, Any]) -> None:
+        """Record the cell that sent ``msg`` now, as ended at that message: it cannot end
+        before we do (``%unload_ext`` waits for us)."""
+        msg_id = (msg.get("parent_header") or {}).get("msg_id")
+        execution = self.observer.running.pop(msg_id, None)
+        if execution is None or execution.done:
+            return
+        execution.ended_at = (msg.get("header") or {}).get("date")
+        execution.idle = True
+        self._awaiting.pop(execution.msg_id, None)
+        self._record(execution)
 
     def _idle(self, execution: Execution) -> None:
         if execution.silent:
@@ -383,6 +432,7 @@ class Observation:
                 yield execution
 
     def _restarted(self) -> None:
+        self._restarted_once = True
         self._restart_announced = self._shutdown_announced = False
         self._kernel_gone("the kernel restarted")
         self.observer.forget_identity()

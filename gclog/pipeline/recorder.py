@@ -48,6 +48,7 @@ class Recorder:
         notebook_path: Path | None = None,
         saved_cells: SavedCells | None = None,
         keep_cells: bool = True,
+        session_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.paths = paths
@@ -65,6 +66,7 @@ class Recorder:
             self.identity,
             notebook_path=notebook_path,
             record_filter=self.privacy,
+            session_id=session_id,
         )
         if saved_cells is None and notebook_path is not None:
             saved_cells = SavedCells.from_path(notebook_path)

@@ -38,8 +38,9 @@ class Session:
         identity: Identity,
         notebook_path: Path | None = None,
         record_filter: RecordFilter | None = None,
+        session_id: str | None = None,  # chosen earlier (a sidecar says it before it records)
     ) -> None:
-        self.id = str(uuid.uuid4())
+        self.id = session_id or str(uuid.uuid4())
         self.entry_point = entry_point
         self.store = store
         self.identity = identity
