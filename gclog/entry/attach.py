@@ -1,8 +1,9 @@
 """``gclog attach``: observe a kernel that someone else drives, through its iopub channel only.
 
-gclog never sends anything to an attached kernel: it subscribes to iopub (a passive SUB socket),
+gclog never runs anything in an attached kernel: it subscribes to iopub (a passive SUB socket),
 and watches the kernel's process (or, for a kernel on another machine, its heartbeat) to tell a
-restart from a death. The observation is the same as ``gclog run``'s (gclog/observe/observation.py);
+restart from a death. The one request it sends is a ``kernel_info_request`` on the control
+channel, for the kernel's language and versions: no code runs, nothing enters the history. The observation is the same as ``gclog run``'s (gclog/observe/observation.py);
 what is attach's own is waiting until the kernel ends or we are told to stop, and running as a
 sidecar (gclog/entry/sidecar.py) for the extension and ``--detach``.
 """
@@ -20,7 +21,14 @@ from gclog.config import Paths, Settings
 from gclog.entry.prelude import Prelude, log_path
 from gclog.entry.views import attach_view
 from gclog.errors import ExitCode
-from gclog.jupyter.connect import Target, kernelspec_language, notebook_of, open_target
+from gclog.jupyter.connect import (
+    Target,
+    ask_kernel_info,
+    code_cells,
+    kernelspec_language,
+    notebook_of,
+    open_target,
+)
 from gclog.jupyter.subscription import Subscription
 from gclog.observe.observation import CONNECT_TIMEOUT_S, DRAIN_S, POLL_MS, Observation, Stop
 from gclog.pipeline.recorder import Recorder
@@ -63,6 +71,7 @@ def attach(
         target.connection_file,
         attach_view(console, target.label, quiet=prelude is not None),
         keep_outputs=False,
+        notebook_path=notebook_path,
         recorder=lambda: Recorder(
             entry_point,
             settings,
@@ -108,12 +117,17 @@ def _observe(
         subscription = Subscription(target.info)
         confirmed = subscription.wait_connected(CONNECT_TIMEOUT_S)
     name = target.info.get("kernel_name") or None
+    # kernel_info is no execute request: it runs no code in the person's kernel.
+    info = ask_kernel_info(target.info) or {"language_info": {"name": kernelspec_language(name)}}
     observation.start(
         subscription,
         target,
         name,
-        {"language_info": {"name": kernelspec_language(name)}},
-        {"name": notebook.name if notebook else None, "code_cells": None},
+        info,
+        {
+            "name": notebook.name if notebook else None,
+            "code_cells": code_cells(notebook) if notebook else None,
+        },
         kernel_id=target.kernel_id,
     )
     if loading_cell is not None:

@@ -207,7 +207,7 @@ def attach(
 ) -> int:
     """Observe KERNEL, driven by someone else: a connection file, a kernel id or a unique prefix.
 
-    Every execution any client sends is recorded. gclog never sends anything to the kernel.
+    Every execution any client sends is recorded. gclog runs nothing in the kernel.
     """
     settings = load_settings({"privacy": privacy, **metric_flags(metrics), **sink_flags})
     paths = Paths.from_env()

@@ -22,7 +22,7 @@ from gclog.jupyter.connect import read_connection
 from gclog.jupyter.subscription import Subscription
 from gclog.privacy.disclosure import announce
 from gclog.privacy.optout import opt_out_line, opt_out_reason
-from gclog.store.live import AlreadyObserved, LiveSessions
+from gclog.store.live import AlreadyObserved, LiveSession, LiveSessions
 
 CONNECT_TIMEOUT_S = 2.0  # kernels before ipykernel 7 never welcome a subscriber
 
@@ -70,6 +70,10 @@ def begin(
         live.unlock_kernel(str(connection_file))
         raise
     session_id = str(uuid.uuid4())
+    # `gclog status` lists it from now on; the recorder rewrites the entry as it records.
+    live.write(
+        LiveSession.for_this_process(session_id, entry_point, connection_file=str(connection_file))
+    )
     pipe.ready(session_id, log_path(paths, session_id))
     return Prelude(session_id, live, subscription, confirmed)
 

@@ -15,11 +15,13 @@ and sends the cells (their shell replies come back through :meth:`Observation.pu
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -89,6 +91,25 @@ def unloads(code: str | None) -> bool:
     return code is not None and _UNLOAD.fullmatch(code) is not None
 
 
+def cell_position(notebook: Path | None, code: str | None) -> int | None:
+    """Where ``code`` is among the saved notebook's cells (0-based), if exactly one cell is it."""
+    if notebook is None or code is None:
+        return None
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    wanted = code.strip()
+    found = [
+        i
+        for i, cell in enumerate(cells)
+        if isinstance(cell, dict)
+        and cell.get("cell_type") == "code"
+        and "".join(cell.get("source") or "").strip() == wanted
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 def death(status: int | None) -> str:
     """A kernel's exit status in words."""
     if status is None:
@@ -126,6 +147,7 @@ class Observation:
         self.connection_file = connection_file
         self.view = view
         self.on_cell = on_cell
+        self.notebook_path = notebook_path
         self.observer = Observer(keep_outputs=keep_outputs)
         self.signals = SignalFlag()
         self.off = opt_out_reason(settings)
@@ -414,10 +436,13 @@ class Observation:
         """Cells the kernel was running when it went away: recorded, marked as such; the index of
         the last of them, if known."""
         index = None
+        now = datetime.now(timezone.utc)
         for execution in self._running():
             if execution.started_at is None and execution.msg_id not in self._awaiting:
                 continue  # never began: nothing to say about it
-            self.observer.kernel_gone(execution, why)
+            self.observer.kernel_gone(execution, why, now)
+            if execution.index is None:  # attach: the cell of the notebook as saved, if known
+                execution.index = cell_position(self.notebook_path, execution.code)
             index = execution.index
             self._awaiting.pop(execution.msg_id, None)
             self._record(execution)
@@ -440,4 +465,5 @@ class Observation:
             self.watch.refresh()
             self.recorder.kernel_changed(self.watch.pid)
         self.recorder.kernel_event(event="restarted", exit_code=None, signal=None, cell_index=None)
+        self.recorder.tick(force=True)  # `gclog status` shows the new kernel's pid at once
         self.view.note("the kernel restarted; still observing")

@@ -260,10 +260,14 @@ class Observer:
         aborted = queued is not None and last_error is not None and queued <= last_error
         execution.silent = not aborted
 
-    def kernel_gone(self, execution: Execution, why: str) -> None:
+    def kernel_gone(self, execution: Execution, why: str, when: datetime | None = None) -> None:
         """The kernel went away while ``execution`` ran: it ends with a DeadKernelError (as
-        nbclient names it), also shown among its outputs when they are kept for a notebook."""
+        nbclient names it), also shown among its outputs when they are kept for a notebook (see
+        the README: the notebook shows where the run stopped, as papermill users expect). It
+        ran until ``when``, when we noticed, if the kernel never said it ended."""
         execution.settle()
+        if execution.ended_at is None and execution.started_at is not None and when is not None:
+            execution.ended_at = max(when, execution.started_at)
         execution.error = {"ename": "DeadKernelError", "evalue": why, "traceback": []}
         if self.keep_outputs:
             execution.outputs.append(

@@ -193,7 +193,8 @@ class Recorder:
             self.metrics.cell_discarded(key)
 
     def kernel_changed(self, kernel_pid: int | None) -> None:
-        """The kernel restarted as a new process: sample that one from now on."""
+        """The kernel restarted as a new process: sample (and show in `gclog status`) that one."""
+        self.entry.kernel_pid = kernel_pid
         if self.metrics is not None:
             self.metrics.kernel_changed(kernel_pid)
 
