@@ -9,6 +9,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import (
     DrivenKernel,
@@ -18,6 +19,7 @@ from helpers import (
     one_line_error,
     wait_for_cells,
     wait_for_session,
+    write_notebook,
 )
 
 
@@ -247,14 +249,34 @@ def test_status_lists_kernels_nobody_observes_and_cleans_up_dead_sessions(
             }
         )
     )
-    state = json.loads(env.gclog("status", "--json").stdout)
-    assert [s["session_id"] for s in state["dead_sessions"]] == ["dead-session"]
-    assert not (sessions / "dead-session.json").exists()
+    # An entry written by a newer gclog, with a field this one does not know: still listed.
+    me = psutil.Process()
+    newer = {
+        "session_id": "newer-session",
+        "source": "attach",
+        "pid": me.pid,
+        "pid_started": me.create_time(),
+        "started_at": 0.0,
+        "from_the_future": {"x": 1},
+    }
+    (sessions / "newer-session.json").write_text(json.dumps(newer))
+    for _ in range(2):  # status only reads: the dead entry is reported each time, not deleted
+        state = json.loads(env.gclog("status", "--json").stdout)
+        assert [s["session_id"] for s in state["dead_sessions"]] == ["dead-session"]
+        assert (sessions / "dead-session.json").exists()
+    (listed,) = state["sessions"]
+    assert listed["session_id"] == "newer-session" and listed["from_the_future"] == {"x": 1}
+    assert "newer-se" in env.gclog("status").stdout
     (unobserved,) = state["unobserved_kernels"]
     assert unobserved["kernel_id"] == kernel.kernel_id and unobserved["pid"] == kernel.pid
     assert unobserved["attach"] == f"gclog attach {kernel.kernel_id}"
     text = env.gclog("status").stdout
     assert f"gclog attach {kernel.kernel_id}" in text
+    # A session starting removes the dead entry, and leaves the live one alone.
+    run = env.gclog("run", str(write_notebook(env.root / "n.ipynb", "1")))
+    assert run.returncode == 0, run.stderr
+    assert not (sessions / "dead-session.json").exists()
+    assert (sessions / "newer-session.json").exists()
 
 
 # -- bad targets: one line, exit 2 ---------------------------------------------------------------------

@@ -177,6 +177,9 @@ class Observation:
         if not self.off and not self._locked:
             self.live.lock_kernel(str(self.connection_file))
             self._locked = True
+        if not self.off:
+            with contextlib.suppress(OSError):
+                self.live.prune()  # entries of sessions that died without cleaning up
         try:
             self.recorder = self._make_recorder()
         except BaseException:
