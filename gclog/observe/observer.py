@@ -16,6 +16,7 @@ from typing import Any
 from nbformat.notebooknode import NotebookNode, from_dict
 
 from gclog.observe.outputs import error_info, summarize
+from gclog.observe.widgets import WidgetState
 from gclog.records import CellStatus, CellTimes, iso
 from gclog.text import truncate
 
@@ -184,6 +185,8 @@ class Observer:
 
     def __init__(self, keep_outputs: bool = True) -> None:
         self.keep_outputs = keep_outputs
+        # The widgets' state, for the executed notebook (run); nobody keeps it in attach.
+        self.widgets = WidgetState() if keep_outputs else None
         self.running: dict[str, Execution] = {}
         self._displays: dict[str, list[Any]] = {}
         self._kernel_identity: str | None = None
@@ -241,6 +244,8 @@ class Observer:
                 execution.clear_outputs()
         elif msg_type == "update_display_data":
             self._update_display(content)
+        elif msg_type in ("comm_open", "comm_msg") and self.widgets is not None:
+            self.widgets.handle(msg)
         return restarted
 
     def _classify(self, execution: Execution) -> None:
@@ -324,7 +329,9 @@ class Observer:
             return  # a malformed message from a misbehaving kernel: nothing to record
         outputs.append(output)
         display_id = (content.get("transient") or {}).get("display_id")
-        if display_id and msg_type == "display_data":
+        if display_id and msg_type in ("display_data", "execute_result"):
+            # As nbclient does: a new output with a display id updates the earlier ones too.
+            self._update_display(content)
             self._displays.setdefault(display_id, []).append(output)
 
     def _update_display(self, content: dict[str, Any]) -> None:
