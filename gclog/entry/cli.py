@@ -30,9 +30,13 @@ def _stderr_console() -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gclog")
-@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("--debug", is_flag=True, help="Show full tracebacks and gclog's own debug log.")
 def cli(debug: bool) -> None:
     """Record how notebooks are used: cells, timings, outcomes, outputs and resources."""
+    if debug or os.environ.get("GCLOG_DEBUG", "") not in ("", "0"):
+        from gclog.warn import configure_debug
+
+        configure_debug()
 
 
 @cli.command()

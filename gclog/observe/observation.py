@@ -38,6 +38,7 @@ from gclog.privacy.optout import opt_out_reason
 from gclog.records import EndReason, EntryPoint, NotebookInfo, parse_iso
 from gclog.store.live import LiveSessions
 from gclog.text import cell_label
+from gclog.warn import routed
 
 POLL_MS = 100  # how often the kernel is checked for death and the loops for Ctrl-C
 CONNECT_TIMEOUT_S = 2.0  # kernels before ipykernel 7 never welcome a subscriber
@@ -208,6 +209,8 @@ class Observation:
         the clean-up, too, runs to its end."""
         self._guard = contextlib.ExitStack()
         self._guard.enter_context(self.signals.installed())
+        # Every warning, from any thread, through the view: printed beside it, it would tear it.
+        self._guard.enter_context(routed(lambda message: self.view.note(f"warning: {message}")))
         self.subscription, self.watch = subscription, watch
         start = self.recorder.start(
             kernel_name,

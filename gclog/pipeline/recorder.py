@@ -14,7 +14,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import json
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from gclog.samplers.pool import PoolSettings, SamplerPool, warn_on_stderr
 from gclog.ship import start_for_session
 from gclog.store.live import LiveSession, LiveSessions
 from gclog.store.store import Store
+from gclog.warn import warn
 
 LIVE_EVERY_S = 2.0
 _PYTHON = {"language_info": {"name": "python"}}  # what `prepare` assumes; start() checks it
@@ -184,7 +184,7 @@ class Recorder:
             where = f"they are saved in {path}"
         except OSError as exc:
             where = f"and they could not be saved either ({exc.strerror or exc})"
-        print(f"gclog: warning: the store refused {count} records; {where}", file=sys.stderr)
+        warn(f"the store refused {count} records; {where}")
 
     def cell_dropped(self, key: str) -> None:
         """A request that is not a cell (sent with silent=True): counted, its meter let go."""
@@ -247,12 +247,11 @@ class Recorder:
             if self.shipper is not None:
                 report = self.shipper.stop(self.settings.flush_timeout)
                 if report.remaining:
-                    print(f"gclog: warning: {report.summary()}", file=sys.stderr)
+                    warn(report.summary())
         except Exception as exc:  # the records are safe in the store; say so, do not fail the run
-            print(
-                f"gclog: warning: could not check the shipping ({exc}); "
-                "records not shipped are kept in the store for `gclog flush`",
-                file=sys.stderr,
+            warn(
+                f"could not check the shipping ({exc}); "
+                "records not shipped are kept in the store for `gclog flush`"
             )
         finally:
             self.store.close()

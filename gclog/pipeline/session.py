@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import logging
 import sqlite3
-import sys
 import threading
 import time
 import uuid
@@ -24,6 +23,7 @@ from gclog import __version__
 from gclog.identity import Identity
 from gclog.records import SCHEMA, EndReason, EntryPoint, now_iso
 from gclog.store.store import Store
+from gclog.warn import warn
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +86,9 @@ class Session:
         except (sqlite3.Error, OSError) as exc:
             if not self._warned:
                 self._warned = True
-                print(
-                    f"gclog: warning: the store cannot take records right now ({exc}); "
-                    "keeping them in memory and retrying",
-                    file=sys.stderr,
+                warn(
+                    f"the store cannot take records right now ({exc}); "
+                    "keeping them in memory and retrying"
                 )
 
     def flush(self) -> bool:
