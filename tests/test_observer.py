@@ -8,6 +8,8 @@ import itertools
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+
 from gclog.observe.observer import Execution, KernelRestarted, Observer
 from gclog.privacy.filter import PrivacyFilter
 
@@ -165,6 +167,55 @@ def test_requests_queued_before_an_error_are_aborted_later_ones_are_silent() -> 
         ],
     )
     assert poll.silent
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=1), timedelta(hours=-1)])
+def test_aborted_and_silent_are_told_apart_on_the_kernels_clock(skew: timedelta) -> None:
+    """A client whose clock is an hour off the kernel's (a remote kernel): the same answers."""
+    kernel = FakeKernel()
+    observer = Observer()
+
+    def request() -> dict[str, Any]:
+        parent = kernel.request()
+        parent.update(date=parent["date"] + skew, session="lab-1")
+        return parent
+
+    def no_input(parent: dict[str, Any]) -> Any:
+        (execution,) = feed(
+            observer,
+            [
+                kernel.msg("status", {"execution_state": "busy"}, parent),
+                kernel.msg("status", {"execution_state": "idle"}, parent),
+            ],
+        )
+        return execution
+
+    first = request()
+    (ok,) = feed(
+        observer,
+        [
+            kernel.msg("status", {"execution_state": "busy"}, first, after_ms=2),
+            kernel.msg("execute_input", {"code": "1", "execution_count": 1}, first),
+            kernel.msg("status", {"execution_state": "idle"}, first),
+        ],
+    )
+    assert ok.status == "ok"
+    failing, queued = request(), [request(), request()]  # run all: sent together
+    error = ("error", {"ename": "ZeroDivisionError", "evalue": "", "traceback": []})
+    feed(
+        observer,
+        [
+            kernel.msg("status", {"execution_state": "busy"}, failing, after_ms=2),
+            kernel.msg("execute_input", {"code": "1/0", "execution_count": 2}, failing),
+            kernel.msg(*error, failing),
+            kernel.msg("status", {"execution_state": "idle"}, failing, after_ms=50),
+        ],
+    )
+    for parent in queued:
+        aborted = no_input(parent)
+        assert aborted.status == "aborted" and not aborted.silent
+    kernel.clock += timedelta(milliseconds=20)  # the error is shown; a variable explorer polls
+    assert no_input(request()).silent
 
 
 def test_attaching_in_the_middle_of_a_cell_gives_a_partial_record() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from nbformat.notebooknode import NotebookNode, from_dict
@@ -51,6 +51,7 @@ class Execution:
     idle: bool = False
     index: int | None = None
     cell_id: str | None = None
+    client: str = ""  # the sending client's session (its clock is its own)
     done: bool = False  # recorded
     _clear_pending: bool = False
     # Stream text for the last output, joined once (settle) rather than copied on every chunk.
@@ -191,6 +192,9 @@ class Observer:
         self._displays: dict[str, list[Any]] = {}
         self._kernel_identity: str | None = None
         self._last_error_end: datetime | None = None
+        # Per client: the least (kernel's busy - client's send time) seen, which is its clock's
+        # offset from the kernel's plus the shortest transit (a request is handled after it is sent).
+        self._offsets: dict[str, timedelta] = {}
 
     def expect(self, msg_id: str, code: str, index: int | None, cell_id: str | None) -> Execution:
         """Register a request we are about to send, so that its code is known even if aborted."""
@@ -216,10 +220,12 @@ class Observer:
             self.running[msg_id] = execution
         if execution.queued_at is None:
             execution.queued_at = _date(parent.get("date"))
+            execution.client = str(parent.get("session") or "")
         if msg_type == "status":
             state = content.get("execution_state")
             if state == "busy":
                 execution.started_at = _date(header.get("date"))
+                self._calibrate(execution)
             elif state == "idle":
                 execution.ended_at = _date(header.get("date"))
                 execution.idle = True
@@ -251,9 +257,9 @@ class Observer:
     def _classify(self, execution: Execution) -> None:
         """Tell an aborted request from a silent one: neither shows its code on iopub.
 
-        After an error, ipykernel aborts the requests that were already queued: their request
-        time is before the failed cell ended. A request without execute_input sent later was
-        sent with silent=True (front ends poll variables that way): it is not a cell.
+        After an error, ipykernel aborts the requests that were already queued: they reached
+        the kernel before the failed cell ended. A request without execute_input that arrived
+        later was sent with silent=True (front ends poll variables that way): it is not a cell.
         """
         if execution.saw_input:
             failed = execution.error is not None
@@ -261,9 +267,26 @@ class Observer:
             return
         if execution.partial or execution.code is not None:
             return
-        queued, last_error = execution.queued_at, self._last_error_end
-        aborted = queued is not None and last_error is not None and queued <= last_error
+        arrived, last_error = self._arrival(execution), self._last_error_end
+        aborted = arrived is not None and last_error is not None and arrived <= last_error
         execution.silent = not aborted
+
+    def _calibrate(self, execution: Execution) -> None:
+        if execution.queued_at is None or execution.started_at is None:
+            return
+        offset = execution.started_at - execution.queued_at
+        known = self._offsets.get(execution.client)
+        if known is None or offset < known:
+            self._offsets[execution.client] = offset
+
+    def _arrival(self, execution: Execution) -> datetime | None:
+        """When the request reached the kernel, on the kernel's clock: its send time (the
+        client's clock) moved by that client's offset, learnt from the kernel's own busy times,
+        so a remote kernel or a skewed clock does not turn an aborted cell into a silent one."""
+        offset = self._offsets.get(execution.client)
+        if execution.queued_at is None or offset is None:
+            return None
+        return execution.queued_at + offset
 
     def kernel_gone(self, execution: Execution, why: str, when: datetime | None = None) -> None:
         """The kernel went away while ``execution`` ran: it ends with a DeadKernelError (as
