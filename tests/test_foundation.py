@@ -19,6 +19,7 @@ from gclog.errors import GclogError
 from gclog.identity import Identity
 from gclog.jupyter import notebook as notebooks
 from gclog.pipeline.session import Session
+from gclog.privacy.filter import PrivacyFilter
 from gclog.store.store import Store
 from gclog.text import strip_ansi, truncate
 
@@ -136,7 +137,13 @@ def test_session_envelope_and_retry_when_the_store_refuses(
 ) -> None:
     store = Store(tmp_path / "s.db")
     identity = Identity.load_or_create(tmp_path / "identity.json")
-    session = Session("run", store, identity, notebook_path=tmp_path / "n.ipynb")
+    session = Session(
+        "run",
+        store,
+        identity,
+        notebook_path=tmp_path / "n.ipynb",
+        record_filter=PrivacyFilter("full"),
+    )
     session.start(kernel={}, notebook={}, host={}, privacy="redacted")
     real_append = store.append
     failures = {"left": 2}

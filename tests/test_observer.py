@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,7 +82,30 @@ def test_a_cell_is_finished_at_idle_with_timings_from_header_dates() -> None:
     fields = execution.cell_fields()
     assert fields["output"]["stdout"] == "hi\n"
     assert fields["code_lines"] == 1
-    assert fields["code_sha256"] == hashlib.sha256(b"print('hi')").hexdigest()
+    assert fields["code_sha256"] is None  # the observer never hashes code it has not scrubbed
+    filtered = PrivacyFilter("full")({"event_type": "cell", **fields})
+    assert filtered["code_sha256"] == hashlib.sha256(b"print('hi')").hexdigest()
+
+
+def test_the_privacy_filter_cannot_be_skipped(tmp_path: Path) -> None:
+    """A Session needs its record filter; the hash of a secret's cell is of the scrubbed code."""
+    from gclog.identity import Identity
+    from gclog.pipeline.session import Session
+    from gclog.store.store import Store
+
+    store, identity = Store(tmp_path / "s.db"), Identity.load_or_create(tmp_path / "id")
+    with pytest.raises(TypeError):
+        Session("run", store, identity)  # type: ignore[call-arg]
+    code = "password = 'hunter2-correct-horse'"
+    kernel = FakeKernel()
+    _, msgs = kernel.cell(code, [])
+    (execution,) = feed(Observer(), msgs)
+    session = Session("run", store, identity, record_filter=PrivacyFilter("full"))
+    record = session.cell(execution.cell_fields())
+    store.close()
+    assert "hunter2" not in json.dumps(record)
+    assert record["code_sha256"] != hashlib.sha256(code.encode()).hexdigest()
+    assert record["code_sha256"] == hashlib.sha256(record["code"].encode()).hexdigest()
 
 
 def test_other_requests_are_ignored() -> None:

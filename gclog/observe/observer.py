@@ -8,7 +8,6 @@ Timings come from the kernel's own message header dates, so an observer that nev
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -124,10 +123,8 @@ class Execution:
             "times": times,
             "duration_s": self.duration_s,
             "queue_wait_s": self.queue_wait_s,
-            "code": code,  # whole: the privacy filter scrubs it, then cuts it to its cap
-            "code_sha256": hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
-            if code is not None
-            else None,
+            "code": code,  # whole: the privacy filter scrubs it, cuts it to its cap, and hashes it
+            "code_sha256": None,  # of the scrubbed code only: the privacy filter's to compute
             "code_lines": code.count("\n") + 1 if code else (0 if code == "" else None),
             "output": summarize(self.outputs),
         }

@@ -36,8 +36,9 @@ class Session:
         entry_point: EntryPoint,
         store: Store,
         identity: Identity,
+        *,
+        record_filter: RecordFilter,  # the privacy filter: no record reaches the store without it
         notebook_path: Path | None = None,
-        record_filter: RecordFilter | None = None,
         session_id: str | None = None,  # chosen earlier (a sidecar says it before it records)
     ) -> None:
         self.id = session_id or str(uuid.uuid4())
@@ -72,8 +73,7 @@ class Session:
                 "gclog_version": __version__,
                 **fields,
             }
-            if self.record_filter is not None:
-                record = self.record_filter(record)
+            record = self.record_filter(record)
             self.unstored.append(record)
             self._drain()
             return record
