@@ -112,7 +112,7 @@ def _wait_for_word(proc: subprocess.Popen[bytes], errors: IO[bytes], timeout: fl
             result.session_id, result.pid = final[1], int(final[2])
             result.adopted, result.entry_point = True, final[3]
         return result
-    _reap(proc)
+    _reap(proc, grace=0 if final is None and proc.poll() is None else 10.0)  # it said nothing
     errors.seek(0)
     said = errors.read().decode("utf-8", "replace").splitlines()[-STDERR_KEPT:]
     last = next((line.strip() for line in reversed(said) if line.strip()), "")
@@ -134,10 +134,16 @@ def _take(line: str, result: Background) -> list[str] | None:
     return None  # not ours (a library printing on import): ignored
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    """A sidecar that is done (or hopeless) ends now, and is not left a zombie."""
+def _reap(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """A sidecar that is done (or hopeless) ends within ``grace`` seconds, asked to (SIGTERM)
+    and then made to (SIGKILL), and is not left a zombie."""
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=grace)
+        return
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+    try:
+        proc.wait(timeout=2)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
