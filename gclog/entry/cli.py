@@ -6,7 +6,6 @@ Errors reach the user as one line on stderr and a documented exit code (``gclog.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import sys
@@ -187,25 +186,11 @@ def _complete_kernels(ctx: click.Context, param: click.Parameter, incomplete: st
 @click.option("--privacy", type=click.Choice(PRIVACY_LEVELS), help="Privacy level of the records.")
 @metric_options
 @sink_options
-@click.option("--ready-pipe", is_flag=True, hidden=True)
-@click.option("--disclose", is_flag=True, hidden=True)
-@click.option(
-    "--entry-point", type=click.Choice(["attach", "extension"]), default="attach", hidden=True
-)
-@click.option("--notebook", hidden=True)
-@click.option("--kernel-pid", type=int, hidden=True)
-@click.option("--loading-cell", hidden=True)
 def attach(
     kernel: str | None,
     existing: bool,
     detach: bool,
     privacy: str | None,
-    ready_pipe: bool,
-    disclose: bool,
-    entry_point: str,
-    notebook: str | None,
-    kernel_pid: int | None,
-    loading_cell: str | None,
     sink_flags: dict[str, Any],
     **metrics: Any,
 ) -> int:
@@ -213,28 +198,11 @@ def attach(
 
     Every execution any client sends is recorded. gclog runs nothing in the kernel.
     """
-    settings = load_settings({"privacy": privacy, **metric_flags(metrics), **sink_flags})
-    paths = Paths.from_env()
-    prelude = None
-    if ready_pipe and not detach:
-        # A sidecar: its parent (maybe the person's cell) waits for this much only.
-        from gclog.entry.prelude import begin
-        from gclog.entry.sidecar import ReadyPipe
-        from gclog.jupyter.connect import resolve
-
-        prelude = begin(
-            resolve(kernel, existing),
-            settings,
-            paths,
-            ReadyPipe(),
-            entry_point=entry_point,
-            disclose=disclose,
-        )
-        if prelude is None:
-            return ExitCode.OK
     from gclog.entry import attach as attaching
     from gclog.jupyter.connect import open_target
 
+    settings = load_settings({"privacy": privacy, **metric_flags(metrics), **sink_flags})
+    paths = Paths.from_env()
     console = _stderr_console()
     if detach:
         from gclog.privacy.disclosure import announce
@@ -267,11 +235,6 @@ def attach(
         settings=settings,
         paths=paths,
         console=console,
-        entry_point="extension" if entry_point == "extension" else "attach",
-        notebook=notebook,
-        kernel_pid=kernel_pid,
-        prelude=prelude,
-        loading_cell=json.loads(loading_cell) if loading_cell else None,
     )
 
 
@@ -338,6 +301,7 @@ def report(session_id: str | None, last: bool, html_path: Path | None) -> int:
 )
 def schema(athena: bool, table: str, location: str) -> int:
     """Print the JSON Schema of every record type (or the Athena DDL for them)."""
+    import json
 
     from gclog.read.schema import athena_ddl, record_schemas
 

@@ -1,7 +1,8 @@
 """``gclog attach`` as a background process (a sidecar), and the pipe it talks to its parent on.
 
-``%load_ext gclog`` and ``gclog attach --detach`` start ``python -m gclog attach … --ready-pipe``
-and read its stdout until it says how it went, one line each::
+``%load_ext gclog`` and ``gclog attach --detach`` start ``python -m gclog.entry.sidecar_process …``
+(a ``gclog attach`` that answers before its heavy imports, gclog/entry/prelude.py) and read its stdout
+until it says how it went, one line each::
 
     say <JSON text>                      something for the parent to show (the privacy notice)
     off <JSON text>                      recording is off (GCLOG_DISABLED…): the line to show
@@ -56,7 +57,7 @@ def start_in_background(
 
     GclogError (with the sidecar's own reason) if it fails or says nothing within ``timeout``.
     """
-    argv = [sys.executable, "-m", "gclog", "attach", str(connection_file), "--ready-pipe"]
+    argv = [sys.executable, "-m", "gclog.entry.sidecar_process", str(connection_file)]
     argv += ["--entry-point", entry_point]
     if notebook:
         argv += ["--notebook", notebook]
