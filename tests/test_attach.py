@@ -109,8 +109,9 @@ def test_attach_never_sends_anything_to_the_kernel(env: Env, kernel: DrivenKerne
 def test_attaching_in_the_middle_of_a_cell_records_a_partial_cell(
     env: Env, kernel: DrivenKernel
 ) -> None:
+    # Long enough for `gclog attach` to start and subscribe on a loaded machine (seconds).
     msg_id = kernel.client.execute(
-        "import time\nfor i in range(30):\n    print(i, flush=True)\n    time.sleep(0.1)"
+        "import time\nfor i in range(80):\n    print(i, flush=True)\n    time.sleep(0.1)"
     )
     while True:  # the cell is under way once it prints
         msg = kernel.client.get_iopub_msg(timeout=60)
@@ -127,7 +128,7 @@ def test_attaching_in_the_middle_of_a_cell_records_a_partial_cell(
     (cell,) = cells_of(env, entry["session_id"])
     assert cell["partial"] is True
     assert cell["code"] is None  # never invented
-    assert cell["output"]["stdout"].rstrip().endswith("29")
+    assert cell["output"]["stdout"].rstrip().endswith("79")
     assert not cell["output"]["stdout"].startswith("0\n")
 
 
