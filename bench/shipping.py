@@ -147,6 +147,7 @@ def gclogs_way(url: str, home: Path, name: str, pack_kib: int, live: bool) -> di
     """Records committed by a Session; the shipper in the background (live) or flushing after."""
     from gclog.identity import Identity
     from gclog.pipeline.session import Session
+    from gclog.privacy.filter import PrivacyFilter
     from gclog.ship.firehose import FirehoseSender
     from gclog.ship.shipper import Shipper
     from gclog.store.store import Store
@@ -154,7 +155,12 @@ def gclogs_way(url: str, home: Path, name: str, pack_kib: int, live: bool) -> di
     s3 = make_stream(url, name)
     path = home / f"{name}.sqlite3"
     store = Store(path, max_bytes=256 * 2**20)
-    session = Session("run", store, Identity.load_or_create(home / "identity.json"))
+    session = Session(
+        "run",
+        store,
+        Identity.load_or_create(home / "identity.json"),
+        record_filter=PrivacyFilter("full"),
+    )
     sender = FirehoseSender(name, region="us-east-1", endpoint_url=url)
     shipper = Shipper(path, sender, pack_bytes=pack_kib * 1024, interval=2.0)
     latencies = []

@@ -9,6 +9,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import psutil
 import pytest
 from helpers import (
     DrivenKernel,
@@ -18,6 +19,7 @@ from helpers import (
     one_line_error,
     wait_for_cells,
     wait_for_session,
+    write_notebook,
 )
 
 
@@ -107,8 +109,9 @@ def test_attach_never_sends_anything_to_the_kernel(env: Env, kernel: DrivenKerne
 def test_attaching_in_the_middle_of_a_cell_records_a_partial_cell(
     env: Env, kernel: DrivenKernel
 ) -> None:
+    # Long enough for `gclog attach` to start and subscribe on a loaded machine (seconds).
     msg_id = kernel.client.execute(
-        "import time\nfor i in range(30):\n    print(i, flush=True)\n    time.sleep(0.1)"
+        "import time\nfor i in range(80):\n    print(i, flush=True)\n    time.sleep(0.1)"
     )
     while True:  # the cell is under way once it prints
         msg = kernel.client.get_iopub_msg(timeout=60)
@@ -125,7 +128,7 @@ def test_attaching_in_the_middle_of_a_cell_records_a_partial_cell(
     (cell,) = cells_of(env, entry["session_id"])
     assert cell["partial"] is True
     assert cell["code"] is None  # never invented
-    assert cell["output"]["stdout"].rstrip().endswith("29")
+    assert cell["output"]["stdout"].rstrip().endswith("79")
     assert not cell["output"]["stdout"].startswith("0\n")
 
 
@@ -247,14 +250,34 @@ def test_status_lists_kernels_nobody_observes_and_cleans_up_dead_sessions(
             }
         )
     )
-    state = json.loads(env.gclog("status", "--json").stdout)
-    assert [s["session_id"] for s in state["dead_sessions"]] == ["dead-session"]
-    assert not (sessions / "dead-session.json").exists()
+    # An entry written by a newer gclog, with a field this one does not know: still listed.
+    me = psutil.Process()
+    newer = {
+        "session_id": "newer-session",
+        "source": "attach",
+        "pid": me.pid,
+        "pid_started": me.create_time(),
+        "started_at": 0.0,
+        "from_the_future": {"x": 1},
+    }
+    (sessions / "newer-session.json").write_text(json.dumps(newer))
+    for _ in range(2):  # status only reads: the dead entry is reported each time, not deleted
+        state = json.loads(env.gclog("status", "--json").stdout)
+        assert [s["session_id"] for s in state["dead_sessions"]] == ["dead-session"]
+        assert (sessions / "dead-session.json").exists()
+    (listed,) = state["sessions"]
+    assert listed["session_id"] == "newer-session" and listed["from_the_future"] == {"x": 1}
+    assert "newer-se" in env.gclog("status").stdout
     (unobserved,) = state["unobserved_kernels"]
     assert unobserved["kernel_id"] == kernel.kernel_id and unobserved["pid"] == kernel.pid
     assert unobserved["attach"] == f"gclog attach {kernel.kernel_id}"
     text = env.gclog("status").stdout
     assert f"gclog attach {kernel.kernel_id}" in text
+    # A session starting removes the dead entry, and leaves the live one alone.
+    run = env.gclog("run", str(write_notebook(env.root / "n.ipynb", "1")))
+    assert run.returncode == 0, run.stderr
+    assert not (sessions / "dead-session.json").exists()
+    assert (sessions / "newer-session.json").exists()
 
 
 # -- bad targets: one line, exit 2 ---------------------------------------------------------------------

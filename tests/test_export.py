@@ -41,6 +41,22 @@ def test_export_all_last_and_by_prefix(env: Env) -> None:
     assert by_prefix[0]["code"] == "print('é\\n')"
 
 
+def test_last_is_the_session_started_last_not_the_one_that_wrote_last(env: Env) -> None:
+    """Two live sessions: the older one's metric window lands after the newer one started."""
+    with Store(env.store) as store:
+        for session, seq, kind, when in [
+            ("older", 1, "session_start", "2026-12-01T10:00:00.000000Z"),
+            ("newer", 1, "session_start", "2026-12-01T10:05:00.000000Z"),
+            ("newer", 2, "cell", "2026-12-01T10:05:01.000000Z"),
+            ("older", 2, "metrics", "2026-12-01T10:05:10.000000Z"),
+        ]:
+            store.append(
+                {"session_id": session, "seq": seq, "event_type": kind, "event_time": when}
+            )
+    last = lines(env.gclog("export", "--last").stdout)
+    assert [r["session_id"] for r in last] == ["newer", "newer"]
+
+
 def test_export_to_a_file(env: Env) -> None:
     fill(env, {"s-1": 4})
     out = env.root / "records.ndjson"

@@ -58,16 +58,24 @@ def test_every_cell_between_load_and_unload_is_recorded(env: Env) -> None:
     assert len({r["session_id"] for r in records}) == 1
     assert {r["source"] for r in records} == {"extension"}
     cells = by_type(records, "cell")
-    assert cells[0]["partial"]  # the %load_ext cell was running when the sidecar subscribed
-    assert [c["code"] for c in cells[1:]] == [
+    # The load and unload cells are the person's too: recorded whole, with their times.
+    assert [c["code"] for c in cells] == [
+        "%load_ext gclog",
         "print('one')",
         "x = 20\nx + 22",
         "import time; time.sleep(0.2)",
         "%load_ext gclog",
         "1/0",
         "print('last')",
+        "%unload_ext gclog",
     ]
-    assert [c["status"] for c in cells[1:]] == ["ok", "ok", "ok", "ok", "error", "ok"]
+    assert [c["status"] for c in cells] == ["ok", "ok", "ok", "ok", "ok", "error", "ok", "ok"]
+    assert not any(c["partial"] for c in cells)
+    assert [c["execution_count"] for c in cells] == list(range(1, 9))
+    for cell in (cells[0], cells[-1]):
+        assert cell["times"]["started_at"] and cell["times"]["ended_at"]
+        assert cell["duration_s"] is not None and 0 <= cell["duration_s"] < 30
+        assert cell["code_sha256"] is not None
     end = records[-1]
     assert end["event_type"] == "session_end" and end["reason"] == "unloaded"
     # nothing after %unload_ext
@@ -89,7 +97,8 @@ def test_nbclient_and_opt_out(env: Env) -> None:
         NotebookClient(
             nb, kernel_name="python3", resources={"metadata": {"path": str(env.root)}}
         ).execute()
-        assert [c["code"] for c in by_type(env.records(), "cell")][-1] == "print('hi')"
+        codes = [c["code"] for c in by_type(env.records(), "cell")]
+        assert codes == ["%load_ext gclog", "print('hi')", "%unload_ext gclog"]
         os.environ["GCLOG_DISABLED"] = "1"
         before = len(env.records())
         fresh = nbformat.read(path, as_version=4)

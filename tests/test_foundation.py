@@ -20,6 +20,7 @@ from gclog.errors import GclogError
 from gclog.identity import Identity
 from gclog.jupyter import notebook as notebooks
 from gclog.pipeline.session import Session
+from gclog.privacy.filter import PrivacyFilter
 from gclog.store.store import Store
 from gclog.text import strip_ansi, truncate
 
@@ -147,7 +148,13 @@ def test_session_envelope_and_retry_when_the_store_refuses(
         return real_append(records)
 
     monkeypatch.setattr(store, "append_many", flaky)
-    session = Session("run", store, identity, notebook_path=tmp_path / "n.ipynb")
+    session = Session(
+        "run",
+        store,
+        identity,
+        notebook_path=tmp_path / "n.ipynb",
+        record_filter=PrivacyFilter("full"),
+    )
     session.start(kernel={}, notebook={}, host={}, privacy="redacted")
     session.cell({"status": "ok"})  # refused: kept in memory
     session.cell({"status": "error"})  # refused again: all kept
@@ -178,7 +185,7 @@ def test_a_full_buffer_loses_new_records_counted_but_keeps_the_session_records(
         return real_append(records)
 
     monkeypatch.setattr(store, "append_many", flaky)
-    session = Session("run", store, identity, capacity=5)
+    session = Session("run", store, identity, record_filter=PrivacyFilter("full"), capacity=5)
     session.start()
     for _ in range(6):
         session.cell({"status": "ok"})

@@ -5,8 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
+import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from gclog.observe.observer import Execution, KernelRestarted, Observer
 from gclog.privacy.filter import PrivacyFilter
@@ -78,7 +82,30 @@ def test_a_cell_is_finished_at_idle_with_timings_from_header_dates() -> None:
     fields = execution.cell_fields()
     assert fields["output"]["stdout"] == "hi\n"
     assert fields["code_lines"] == 1
-    assert fields["code_sha256"] == hashlib.sha256(b"print('hi')").hexdigest()
+    assert fields["code_sha256"] is None  # the observer never hashes code it has not scrubbed
+    filtered = PrivacyFilter("full")({"event_type": "cell", **fields})
+    assert filtered["code_sha256"] == hashlib.sha256(b"print('hi')").hexdigest()
+
+
+def test_the_privacy_filter_cannot_be_skipped(tmp_path: Path) -> None:
+    """A Session needs its record filter; the hash of a secret's cell is of the scrubbed code."""
+    from gclog.identity import Identity
+    from gclog.pipeline.session import Session
+    from gclog.store.store import Store
+
+    store, identity = Store(tmp_path / "s.db"), Identity.load_or_create(tmp_path / "id")
+    with pytest.raises(TypeError):
+        Session("run", store, identity)  # type: ignore[call-arg]
+    code = "password = 'hunter2-correct-horse'"
+    kernel = FakeKernel()
+    _, msgs = kernel.cell(code, [])
+    (execution,) = feed(Observer(), msgs)
+    session = Session("run", store, identity, record_filter=PrivacyFilter("full"))
+    record = session.cell(execution.cell_fields())
+    store.close()
+    assert "hunter2" not in json.dumps(record)
+    assert record["code_sha256"] != hashlib.sha256(code.encode()).hexdigest()
+    assert record["code_sha256"] == hashlib.sha256(record["code"].encode()).hexdigest()
 
 
 def test_other_requests_are_ignored() -> None:
@@ -165,6 +192,55 @@ def test_requests_queued_before_an_error_are_aborted_later_ones_are_silent() -> 
         ],
     )
     assert poll.silent
+
+
+@pytest.mark.parametrize("skew", [timedelta(hours=1), timedelta(hours=-1)])
+def test_aborted_and_silent_are_told_apart_on_the_kernels_clock(skew: timedelta) -> None:
+    """A client whose clock is an hour off the kernel's (a remote kernel): the same answers."""
+    kernel = FakeKernel()
+    observer = Observer()
+
+    def request() -> dict[str, Any]:
+        parent = kernel.request()
+        parent.update(date=parent["date"] + skew, session="lab-1")
+        return parent
+
+    def no_input(parent: dict[str, Any]) -> Any:
+        (execution,) = feed(
+            observer,
+            [
+                kernel.msg("status", {"execution_state": "busy"}, parent),
+                kernel.msg("status", {"execution_state": "idle"}, parent),
+            ],
+        )
+        return execution
+
+    first = request()
+    (ok,) = feed(
+        observer,
+        [
+            kernel.msg("status", {"execution_state": "busy"}, first, after_ms=2),
+            kernel.msg("execute_input", {"code": "1", "execution_count": 1}, first),
+            kernel.msg("status", {"execution_state": "idle"}, first),
+        ],
+    )
+    assert ok.status == "ok"
+    failing, queued = request(), [request(), request()]  # run all: sent together
+    error = ("error", {"ename": "ZeroDivisionError", "evalue": "", "traceback": []})
+    feed(
+        observer,
+        [
+            kernel.msg("status", {"execution_state": "busy"}, failing, after_ms=2),
+            kernel.msg("execute_input", {"code": "1/0", "execution_count": 2}, failing),
+            kernel.msg(*error, failing),
+            kernel.msg("status", {"execution_state": "idle"}, failing, after_ms=50),
+        ],
+    )
+    for parent in queued:
+        aborted = no_input(parent)
+        assert aborted.status == "aborted" and not aborted.silent
+    kernel.clock += timedelta(milliseconds=20)  # the error is shown; a variable explorer polls
+    assert no_input(request()).silent
 
 
 def test_attaching_in_the_middle_of_a_cell_gives_a_partial_record() -> None:

@@ -76,3 +76,28 @@ def test_html_report_of_a_session_without_metrics(env: Env) -> None:
     seen = visit(page, TIMELINE)
     assert seen.counts["cell bars"] == 2 and seen.counts["curves"] == 0
     assert seen.console_errors == []
+
+
+def test_report_shows_accelerator_utilisation_and_power(env: Env) -> None:
+    """With an IPU and a GPU (fakes with the real APIs): the samplers' own field names, power
+    included, reach both reports."""
+    fakes = str(REPO / "tests" / "fakes")
+    nb = write_notebook(env.root / "n.ipynb", "import time\ntime.sleep(1.5)")
+    result = env.gclog(
+        "run",
+        str(nb),
+        PYTHONPATH=fakes,
+        GCLOG_METRICS_INTERVAL="0.2",
+        GCLOG_METRICS_WINDOW="0.5",
+    )
+    assert result.returncode == 0, result.stderr
+    text = env.gclog("report").stdout
+    measured = [line.split(":")[0] for line in text.splitlines() if line.startswith("Accelerator ")]
+    assert "Accelerator ipu.0.power_w" in measured, text
+    assert "Accelerator ipu.0.utilisation_percent" in measured
+    assert "Accelerator nvidia.0.utilization_percent" in measured
+    assert "none measured" not in text
+    page = env.root / "r.html"
+    assert env.gclog("report", "--html", str(page)).returncode == 0
+    html = page.read_text()
+    assert "ipu.0.power_w" in html and "nvidia.0.utilization_percent" in html

@@ -9,6 +9,7 @@ from typing import Any
 
 from gclog.identity import Identity
 from gclog.pipeline.session import Session
+from gclog.privacy.filter import PrivacyFilter
 from gclog.store.store import Store
 
 PAD = "x" * 900  # records of about 1 KB
@@ -81,7 +82,7 @@ def test_evictions_reach_the_next_session_end_once(tmp_path: Path) -> None:
     with Store(path, max_bytes=30_000) as store:
         for seq in range(1, 40):
             store.append(record(seq, "metrics"))
-        session = Session("run", store, identity)
+        session = Session("run", store, identity, record_filter=PrivacyFilter("full"))
         session.start()
         end = session.end("completed")
         assert session.close(10) == []
@@ -89,7 +90,7 @@ def test_evictions_reach_the_next_session_end_once(tmp_path: Path) -> None:
         dropped = end["records_dropped"]["metrics"]
         assert store.shipping_status()["evicted"]["metrics"] >= dropped
         # reported once: the next session_end only has what was evicted since
-        later = Session("run", store, identity)
+        later = Session("run", store, identity, record_filter=PrivacyFilter("full"))
         end = later.end("completed")
         assert later.close(10) == [] and end["records_dropped"] == {}
     # the counts survive the process: they are in the store

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gclog.identity import Identity
 from gclog.pipeline.session import Session
+from gclog.privacy.filter import PrivacyFilter
 from gclog.store.store import Store
 
 # A second real process takes the store's write lock and holds it until told to let go.
@@ -36,7 +37,12 @@ def hold_lock(path: Path) -> subprocess.Popen[str]:
 def test_cells_go_on_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
     path = tmp_path / "store.sqlite3"
     store = Store(path, busy_timeout=0.2)
-    session = Session("run", store, Identity.load_or_create(tmp_path / "id.json"))
+    session = Session(
+        "run",
+        store,
+        Identity.load_or_create(tmp_path / "id.json"),
+        record_filter=PrivacyFilter("full"),
+    )
     session.start()
     assert session.flush(10)
     holder = hold_lock(path)
@@ -70,7 +76,12 @@ def test_close_hands_back_what_a_locked_store_never_took(tmp_path: Path) -> None
     Store(path).close()  # made before the lock is taken
     holder = hold_lock(path)
     try:
-        session = Session("run", store, Identity.load_or_create(tmp_path / "id.json"))
+        session = Session(
+            "run",
+            store,
+            Identity.load_or_create(tmp_path / "id.json"),
+            record_filter=PrivacyFilter("full"),
+        )
         session.start()
         session.cell({"status": "ok"})
         session.end("completed")

@@ -1,8 +1,9 @@
 """``gclog attach``: observe a kernel that someone else drives, through its iopub channel only.
 
-gclog never sends anything to an attached kernel: it subscribes to iopub (a passive SUB socket),
+gclog never runs anything in an attached kernel: it subscribes to iopub (a passive SUB socket),
 and watches the kernel's process (or, for a kernel on another machine, its heartbeat) to tell a
-restart from a death. The observation is the same as ``gclog run``'s (gclog/observe/observation.py);
+restart from a death. The one request it sends is a ``kernel_info_request`` on the control
+channel, for the kernel's language and versions: no code runs, nothing enters the history. The observation is the same as ``gclog run``'s (gclog/observe/observation.py);
 what is attach's own is waiting until the kernel ends or we are told to stop, and running as a
 sidecar (gclog/entry/sidecar.py) for the extension and ``--detach``.
 """
@@ -12,18 +13,25 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
 from gclog.config import Paths, Settings
-from gclog.entry.sidecar import ReadyPipe
+from gclog.entry.prelude import Prelude, log_path
 from gclog.entry.views import attach_view
 from gclog.errors import ExitCode
-from gclog.jupyter.connect import Target, kernelspec_language, notebook_of, open_target
+from gclog.jupyter.connect import (
+    Target,
+    ask_kernel_info,
+    code_cells,
+    kernelspec_language,
+    notebook_of,
+    open_target,
+)
 from gclog.jupyter.subscription import Subscription
 from gclog.observe.observation import CONNECT_TIMEOUT_S, DRAIN_S, POLL_MS, Observation, Stop
 from gclog.pipeline.recorder import Recorder
-from gclog.privacy.optout import opt_out_line
 from gclog.records import EntryPoint
 from gclog.store.live import AlreadyObserved
 
@@ -37,19 +45,19 @@ def attach(
     settings: Settings,
     paths: Paths,
     console: Console,
-    ready_pipe: bool = False,
-    disclose: bool = False,
     entry_point: EntryPoint = "attach",
     notebook: str | None = None,
     kernel_pid: int | None = None,
+    prelude: Prelude | None = None,
+    loading_cell: dict[str, Any] | None = None,
 ) -> int:
     """Observe a kernel in the foreground until it ends or we are stopped; the exit code.
 
-    ``ready_pipe``: we are a sidecar, and tell our parent how it went (gclog/entry/sidecar.py);
-    ``disclose``: the parent wants the privacy notice, to show it in the person's cell.
+    ``prelude``: we are a sidecar that already told its parent it is observing
+    (gclog/entry/prelude.py): the kernel's lock and subscription are held there.
+    ``loading_cell``: the ``%load_ext`` cell that started us, as the kernel saw it begin.
     """
     target = open_target(kernel, existing, kernel_pid)
-    pipe = ReadyPipe() if ready_pipe else None
     with contextlib.suppress(OSError):
         # The observer yields the CPU to the kernel and its front end: it needs ~1 ms per cell,
         # and its socket keeps what arrives while it waits.
@@ -61,33 +69,31 @@ def attach(
         settings,
         paths,
         target.connection_file,
-        attach_view(console, target.label, quiet=ready_pipe),
+        attach_view(console, target.label, quiet=prelude is not None),
         keep_outputs=False,
+        notebook_path=notebook_path,
         recorder=lambda: Recorder(
-            entry_point, settings, paths, notebook_path=notebook_path, keep_cells=False
+            entry_point,
+            settings,
+            paths,
+            notebook_path=notebook_path,
+            keep_cells=False,
+            session_id=prelude.session_id if prelude else None,
         ),
+        held=prelude.live if prelude else None,
     )
     try:
         with observation:
-            off = observation.off
-            if pipe is None:
-                observation.announce()  # the notice, or the opt-out line
-            elif off:  # a sidecar: its parent shows what it says
-                pipe.off(opt_out_line(off))
-            elif disclose:  # the parent has told the person already, unless it asks
-                observation.announce(write=pipe.say, every_time=True)
-            if off:
+            if prelude is None and observation.announce():  # the notice, or opted out
                 return ExitCode.OK
-            stop = _observe(observation, target, notebook_path, pipe)
+            stop = _observe(observation, target, notebook_path, prelude, loading_cell)
     except AlreadyObserved as exc:
-        if pipe is not None and exc.holder is not None:
-            pipe.observed(exc.holder.session_id, exc.holder.pid, exc.holder.source)
         console.print(f"gclog: {exc}; not attaching again", soft_wrap=True)
         return ExitCode.OK
     session_id = observation.recorder.session.id
-    if pipe is not None:  # a sidecar's log is kept only if it has something to say
+    if prelude is not None:  # a sidecar's log is kept only if it has something to say
         with contextlib.suppress(OSError):
-            log = _log(paths, session_id)
+            log = log_path(paths, session_id)
             if log.stat().st_size == 0:
                 log.unlink()
     observation.view.note(
@@ -100,25 +106,36 @@ def attach(
 
 
 def _observe(
-    observation: Observation, target: Target, notebook: Path | None, pipe: ReadyPipe | None
+    observation: Observation,
+    target: Target,
+    notebook: Path | None,
+    prelude: Prelude | None,
+    loading_cell: dict[str, Any] | None,
 ) -> Stop:
     """Subscribe, start the session, and take in messages until observation ends."""
-    subscription = Subscription(target.info)
-    confirmed = subscription.wait_connected(CONNECT_TIMEOUT_S)
+    if prelude is not None:
+        subscription, confirmed = prelude.subscription, prelude.confirmed
+    else:
+        subscription = Subscription(target.info)
+        confirmed = subscription.wait_connected(CONNECT_TIMEOUT_S)
     name = target.info.get("kernel_name") or None
+    # kernel_info is no execute request: it runs no code in the person's kernel.
+    info = ask_kernel_info(target.info) or {"language_info": {"name": kernelspec_language(name)}}
     observation.start(
         subscription,
         target,
         name,
-        {"language_info": {"name": kernelspec_language(name)}},
-        {"name": notebook.name if notebook else None, "code_cells": None},
+        info,
+        {
+            "name": notebook.name if notebook else None,
+            "code_cells": code_cells(notebook) if notebook else None,
+        },
         kernel_id=target.kernel_id,
     )
+    if loading_cell is not None:
+        observation.began(loading_cell)
     if not confirmed:
         observation.view.note("the kernel did not confirm the subscription (ipykernel < 7?)")
-    session_id = observation.recorder.session.id
-    if pipe is not None:
-        pipe.ready(session_id, _log(observation.paths, session_id))
     stop = observation.handle(subscription.early)
     while stop is None:
         if observation.signals.received:
@@ -128,7 +145,3 @@ def _observe(
         stop = observation.pump(POLL_MS)
     observation.reason = stop.reason
     return stop
-
-
-def _log(paths: Paths, session_id: str) -> Path:
-    return paths.state_dir / "logs" / f"{session_id}.log"

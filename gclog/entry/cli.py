@@ -33,9 +33,13 @@ def _stderr_console() -> Any:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gclog")
-@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.option("--debug", is_flag=True, help="Show full tracebacks and gclog's own debug log.")
 def cli(debug: bool) -> None:
     """Record how notebooks are used: cells, timings, outcomes, outputs and resources."""
+    if debug or os.environ.get("GCLOG_DEBUG", "") not in ("", "0"):
+        from gclog.warn import configure_debug
+
+        configure_debug()
 
 
 @cli.command()
@@ -210,29 +214,17 @@ def _complete_kernels(ctx: click.Context, param: click.Parameter, incomplete: st
 @click.option("--privacy", type=click.Choice(PRIVACY_LEVELS), help="Privacy level of the records.")
 @metric_options
 @sink_options
-@click.option("--ready-pipe", is_flag=True, hidden=True)
-@click.option("--disclose", is_flag=True, hidden=True)
-@click.option(
-    "--entry-point", type=click.Choice(["attach", "extension"]), default="attach", hidden=True
-)
-@click.option("--notebook", hidden=True)
-@click.option("--kernel-pid", type=int, hidden=True)
 def attach(
     kernel: str | None,
     existing: bool,
     detach: bool,
     privacy: str | None,
-    ready_pipe: bool,
-    disclose: bool,
-    entry_point: str,
-    notebook: str | None,
-    kernel_pid: int | None,
     sink_flags: dict[str, Any],
     **metrics: Any,
 ) -> int:
     """Observe KERNEL, driven by someone else: a connection file, a kernel id or a unique prefix.
 
-    Every execution any client sends is recorded. gclog never sends anything to the kernel.
+    Every execution any client sends is recorded. gclog runs nothing in the kernel.
     """
     from gclog.entry import attach as attaching
     from gclog.jupyter.connect import open_target
@@ -271,11 +263,6 @@ def attach(
         settings=settings,
         paths=paths,
         console=console,
-        ready_pipe=ready_pipe,
-        disclose=disclose,
-        entry_point="extension" if entry_point == "extension" else "attach",
-        notebook=notebook,
-        kernel_pid=kernel_pid,
     )
 
 

@@ -12,11 +12,13 @@ so the cells up to ``%unload_ext`` are all recorded before it returns.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,34 @@ def _connection_file() -> Path:
     return Path(get_connection_file())
 
 
+def _this_cell(ipython: Any, started: datetime) -> str | None:
+    """The ``%load_ext`` cell as the kernel began it, for the sidecar to record it whole: it
+    subscribes while the cell runs, after its start. JSON, or None outside a Jupyter kernel."""
+    try:
+        parent = ipython.kernel.get_parent("shell")
+    except Exception:  # a terminal IPython, or an ipykernel without get_parent
+        return None
+    header = (parent or {}).get("header") or {}
+    if header.get("msg_type") != "execute_request":
+        return None
+    queued, content = header.get("date"), parent.get("content") or {}
+    count = getattr(ipython, "execution_count", None)
+    if isinstance(count, int) and content.get("store_history", True):
+        count -= 1  # IPython counted this cell as it began it
+    cell = {
+        "msg_id": header.get("msg_id"),
+        "code": content.get("code"),
+        "cell_id": (parent.get("metadata") or {}).get("cellId"),
+        "execution_count": count,
+        "queued_at": queued.isoformat() if isinstance(queued, datetime) else queued,
+        # The kernel's own start of the cell is a few milliseconds before this.
+        "started_at": started.isoformat(),
+    }
+    return json.dumps(cell, default=str)
+
+
 def load(ipython: Any) -> None:
+    started = datetime.now(timezone.utc)
     if _observing():
         print(f"gclog: already observing this kernel (session {_state['session']})")
         return
@@ -67,6 +96,7 @@ def load(ipython: Any) -> None:
             notebook=_notebook_path(ipython),
             kernel_pid=os.getpid(),
             disclose=not _state["disclosed"],  # once per kernel, in the cell, as the seed did
+            loading_cell=_this_cell(ipython, started),
         )
     except Exception as exc:  # never a traceback in the person's cell
         print(f"gclog: {exc}", file=sys.stderr)

@@ -221,6 +221,9 @@ class Runner:
         finally:
             observation.reason = reason
             nb.metadata["gclog"] = {"session_id": observation.recorder.session.id, "status": reason}
+            widgets = observation.observer.widgets
+            if widgets is not None and (state := widgets.metadata()) is not None:
+                nb.metadata["widgets"] = state  # the widgets this run made, as nbclient writes
             writer.save()  # the person's notebook first, whatever else fails
         exit_code = int(EXIT_CODES[reason])
         if reason == "interrupted":

@@ -1,7 +1,8 @@
 """``gclog attach`` as a background process (a sidecar), and the pipe it talks to its parent on.
 
-``%load_ext gclog`` and ``gclog attach --detach`` start ``python -m gclog attach … --ready-pipe``
-and read its stdout until it says how it went, one line each::
+``%load_ext gclog`` and ``gclog attach --detach`` start ``python -m gclog.entry.sidecar_process …``
+(a ``gclog attach`` that answers before its heavy imports, gclog/entry/prelude.py) and read its stdout
+until it says how it went, one line each::
 
     say <JSON text>                      something for the parent to show (the privacy notice)
     off <JSON text>                      recording is off (GCLOG_DISABLED…): the line to show
@@ -14,15 +15,16 @@ person's kernel (the extension), where every import costs their cell.
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import select
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from gclog.errors import GclogError
 
@@ -47,6 +49,7 @@ def start_in_background(
     notebook: str | None = None,
     kernel_pid: int | None = None,
     disclose: bool = False,
+    loading_cell: str | None = None,
     settings_env: dict[str, str] | None = None,
     timeout: float = 30.0,
 ) -> Background:
@@ -54,7 +57,7 @@ def start_in_background(
 
     GclogError (with the sidecar's own reason) if it fails or says nothing within ``timeout``.
     """
-    argv = [sys.executable, "-m", "gclog", "attach", str(connection_file), "--ready-pipe"]
+    argv = [sys.executable, "-m", "gclog.entry.sidecar_process", str(connection_file)]
     argv += ["--entry-point", entry_point]
     if notebook:
         argv += ["--notebook", notebook]
@@ -62,39 +65,45 @@ def start_in_background(
         argv += ["--kernel-pid", str(kernel_pid)]
     if disclose:
         argv.append("--disclose")
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        env={**os.environ, **(settings_env or {})},
-    )
-    assert proc.stdout is not None and proc.stderr is not None
+    if loading_cell:
+        argv += ["--loading-cell", loading_cell]
+    # Its stderr goes to a file, not a pipe: a pipe nobody reads blocks a chatty child. The
+    # file is read only when the sidecar fails, for its reason.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            start_new_session=True,
+            env={**os.environ, **(settings_env or {})},
+        )
+        return _wait_for_word(proc, errors, timeout)
+
+
+def _wait_for_word(proc: subprocess.Popen[bytes], errors: IO[bytes], timeout: float) -> Background:
+    """Read the sidecar's stdout until its final word (see the module's docstring)."""
+    assert proc.stdout is not None
     result = Background(session_id=None, pid=None)
-    errors: collections.deque[str] = collections.deque(maxlen=STDERR_KEPT)
-    streams = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
+    held = bytearray()
     deadline = time.monotonic() + timeout
     final: list[str] | None = None
-    while final is None and streams and time.monotonic() < deadline:
-        ready, _, _ = select.select(list(streams), [], [], 0.1)
-        for fd in ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:  # the sidecar closed it: exited, or its output went to its log
-                del streams[fd]
-                continue
-            held = streams[fd]
-            held += chunk
-            *lines, rest = held.split(b"\n")
-            streams[fd] = bytearray(rest)
-            for raw in lines:
-                line = raw.decode("utf-8", "replace").strip()
-                if fd == proc.stderr.fileno():
-                    errors.append(line)
-                elif final is None:
-                    final = _take(line, result)
+    fd = proc.stdout.fileno()
+    while final is None and (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], min(left, 0.1))
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:  # the sidecar closed it: it exited
+            break
+        held += chunk
+        *lines, rest = held.split(b"\n")
+        held = bytearray(rest)
+        for raw in lines:
+            final = _take(raw.decode("utf-8", "replace").strip(), result)
+            if final is not None:
+                break
     proc.stdout.close()
-    proc.stderr.close()
     if final is not None and final[0] == "ready" and len(final) == 2:
         result.session_id, result.pid, result.process = final[1], proc.pid, proc
         return result
@@ -104,8 +113,10 @@ def start_in_background(
             result.session_id, result.pid = final[1], int(final[2])
             result.adopted, result.entry_point = True, final[3]
         return result
-    _reap(proc)
-    last = next((e for e in reversed(errors) if e), "")
+    _reap(proc, grace=0 if final is None and proc.poll() is None else 10.0)  # it said nothing
+    errors.seek(0)
+    said = errors.read().decode("utf-8", "replace").splitlines()[-STDERR_KEPT:]
+    last = next((line.strip() for line in reversed(said) if line.strip()), "")
     reason = last.removeprefix("gclog: error: ") if last else "it did not start in time"
     raise GclogError(f"could not start observing the kernel: {reason}")
 
@@ -124,10 +135,16 @@ def _take(line: str, result: Background) -> list[str] | None:
     return None  # not ours (a library printing on import): ignored
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    """A sidecar that is done (or hopeless) ends now, and is not left a zombie."""
+def _reap(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """A sidecar that is done (or hopeless) ends within ``grace`` seconds, asked to (SIGTERM)
+    and then made to (SIGKILL), and is not left a zombie."""
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=grace)
+        return
+    except subprocess.TimeoutExpired:
+        proc.terminate()
+    try:
+        proc.wait(timeout=2)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

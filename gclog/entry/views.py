@@ -97,7 +97,7 @@ class Lines:
             )
 
     def note(self, message: str) -> None:
-        if not self.quiet:
+        if not self.quiet or message.startswith("warning: "):  # a sidecar's log keeps warnings
             self.console.print(f"gclog: {escape(message)}", soft_wrap=True)
 
     def tick(self) -> None:

@@ -213,7 +213,7 @@ def notebook_of(process: psutil.Process | None) -> str | None:
 
 
 def kernelspec_language(name: str | None) -> str | None:
-    """The language a kernelspec declares, for a kernel gclog may not ask (it never sends)."""
+    """The language a kernelspec declares, for a kernel that does not answer kernel_info."""
     if not name:
         return None
     from jupyter_client.kernelspec import KernelSpecManager
@@ -233,3 +233,39 @@ def open_target(kernel: str | None, existing: bool, kernel_pid: int | None = Non
         if not heartbeat(info, context, timeout=1.5):
             raise GclogError(f"kernel {path} is not running (a stale connection file)")
     return Target(connection_file=path, info=info, process=process)
+
+
+def ask_kernel_info(info: dict[str, Any], timeout: float = 2.0) -> dict[str, Any] | None:
+    """The kernel's ``kernel_info_reply`` content, asked on its control channel (answered even
+    while a cell runs); None if it does not answer in time. Not an execute request: it runs no
+    code and adds nothing to the person's history."""
+    from jupyter_client.blocking.client import BlockingKernelClient
+
+    client = BlockingKernelClient()
+    client.load_connection_info(info)
+    try:
+        client.start_channels(shell=False, iopub=False, stdin=False, hb=False, control=True)
+        request = client.session.msg("kernel_info_request")
+        client.control_channel.send(request)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            reply = client.get_control_msg(timeout=left)
+            if reply.get("parent_header", {}).get("msg_id") == request["header"]["msg_id"]:
+                content = reply.get("content")
+                return content if isinstance(content, dict) else None
+    except Exception:  # no answer (queue.Empty), or a kernel that cannot be reached
+        return None
+    finally:
+        client.stop_channels()
+    return None
+
+
+def code_cells(notebook: Path) -> int | None:
+    """How many code cells the notebook file has, as saved; None if it cannot be read as one."""
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(cells, list):
+        return None
+    return sum(1 for cell in cells if isinstance(cell, dict) and cell.get("cell_type") == "code")

@@ -143,6 +143,15 @@ def check_kernelspec(name: str) -> None:
         ) from None
 
 
+def ipython_arguments(manager: KernelManager) -> list[str]:
+    """What nbclient adds for an IPython kernel: its history in memory, so that parallel runs do
+    not share (and lock) one history database, and a notebook sees a fresh history."""
+    argv = manager.kernel_spec.argv if manager.kernel_spec is not None else []
+    if manager.ipykernel or any("ipykernel" in arg for arg in argv):
+        return ["--HistoryManager.hist_file=:memory:"]
+    return []
+
+
 def start(
     name: str,
     cwd: Path,
@@ -159,7 +168,12 @@ def start(
     check_kernelspec(name)
     manager = KernelManager(kernel_name=name, connection_file=str(connection_file))
     try:
-        manager.start_kernel(cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        manager.start_kernel(
+            cwd=str(cwd),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            extra_arguments=ipython_arguments(manager),
+        )
     except Exception as exc:
         raise GclogError(f"kernel {name!r} failed to start: {one_line(exc)}") from None
     client = manager.client()

@@ -100,6 +100,7 @@ class Subscription:
             "parent_header": parent,
             "metadata": metadata,
             "content": content,
+            "buffers": frames[start + 5 :],  # binary buffers (widgets' arrays), usually none
             "msg_type": header.get("msg_type") if isinstance(header, dict) else None,
         }
 

@@ -15,10 +15,13 @@ and sends the cells (their shell replies come back through :meth:`Observation.pu
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,9 +35,10 @@ from gclog.observe.signals import SignalFlag
 from gclog.pipeline.recorder import Recorder
 from gclog.privacy.disclosure import announce
 from gclog.privacy.optout import opt_out_reason
-from gclog.records import EndReason, EntryPoint, NotebookInfo
+from gclog.records import EndReason, EntryPoint, NotebookInfo, parse_iso
 from gclog.store.live import LiveSessions
 from gclog.text import cell_label
+from gclog.warn import routed
 
 POLL_MS = 100  # how often the kernel is checked for death and the loops for Ctrl-C
 CONNECT_TIMEOUT_S = 2.0  # kernels before ipykernel 7 never welcome a subscriber
@@ -80,6 +84,33 @@ class Stop:
     message: str
 
 
+_UNLOAD = re.compile(r"\s*%unload_ext\s+gclog\s*")
+
+
+def unloads(code: str | None) -> bool:
+    """Is this cell the ``%unload_ext gclog`` the privacy notice tells the person to run?"""
+    return code is not None and _UNLOAD.fullmatch(code) is not None
+
+
+def cell_position(notebook: Path | None, code: str | None) -> int | None:
+    """Where ``code`` is among the saved notebook's cells (0-based), if exactly one cell is it."""
+    if notebook is None or code is None:
+        return None
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    wanted = code.strip()
+    found = [
+        i
+        for i, cell in enumerate(cells)
+        if isinstance(cell, dict)
+        and cell.get("cell_type") == "code"
+        and "".join(cell.get("source") or "").strip() == wanted
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 def death(status: int | None) -> str:
     """A kernel's exit status in words."""
     if status is None:
@@ -107,17 +138,21 @@ class Observation:
         notebook_path: Path | None = None,
         recorder: Callable[[], Recorder] | None = None,
         on_cell: Callable[[Execution, dict[str, Any]], None] | None = None,
+        held: LiveSessions | None = None,
     ) -> None:
+        """``held``: a registry whose lock on this kernel the caller took already (a sidecar's
+        prelude); observation releases it at the end as if it had taken it."""
         self.entry_point = entry_point
         self.settings = settings
         self.paths = paths
         self.connection_file = connection_file
         self.view = view
         self.on_cell = on_cell
+        self.notebook_path = notebook_path
         self.observer = Observer(keep_outputs=keep_outputs)
         self.signals = SignalFlag()
         self.off = opt_out_reason(settings)
-        self.live = LiveSessions(paths)
+        self.live = held or LiveSessions(paths)
         self._make_recorder = recorder or (
             lambda: Recorder(entry_point, settings, paths, notebook_path=notebook_path)
         )
@@ -131,7 +166,8 @@ class Observation:
         self._next_check = 0.0
         self._started = False
         self._ended = False
-        self._locked = False
+        self._locked = held is not None
+        self._restarted_once = False  # since we started: the extension is no longer loaded
         self._teardown: list[Callable[[], object]] = []
         self._guard: contextlib.ExitStack | None = None
 
@@ -139,9 +175,12 @@ class Observation:
 
     def __enter__(self) -> Observation:
         """Lock the kernel (AlreadyObserved if another gclog has it), then make the recorder."""
-        if not self.off:
+        if not self.off and not self._locked:
             self.live.lock_kernel(str(self.connection_file))
             self._locked = True
+        if not self.off:
+            with contextlib.suppress(OSError):
+                self.live.prune()  # entries of sessions that died without cleaning up
         try:
             self.recorder = self._make_recorder()
         except BaseException:
@@ -170,6 +209,8 @@ class Observation:
         the clean-up, too, runs to its end."""
         self._guard = contextlib.ExitStack()
         self._guard.enter_context(self.signals.installed())
+        # Every warning, from any thread, through the view: printed beside it, it would tear it.
+        self._guard.enter_context(routed(lambda message: self.view.note(f"warning: {message}")))
         self.subscription, self.watch = subscription, watch
         start = self.recorder.start(
             kernel_name,
@@ -279,6 +320,8 @@ class Observation:
             elif msg_type == "display_data" and self._is_stop(msg):
                 stop = Stop("unloaded", ExitCode.OK, "stopped by %unload_ext gclog")
             result = self.observer.handle(msg)
+            if stop is not None and msg_type == "display_data":
+                self._cut_short(msg)  # the %unload_ext cell: it ends once we have
             if msg_type == "status" and content.get("execution_state") == "busy":
                 msg_id = (msg.get("parent_header") or {}).get("msg_id")
                 started = self.observer.running.get(msg_id)
@@ -286,9 +329,43 @@ class Observation:
                     self.recorder.cell_started(started.msg_id)
             if isinstance(result, Execution):
                 self._idle(result)
+                if self._restarted_once and unloads(result.code):
+                    # A restarted kernel does not have the extension loaded: IPython says so,
+                    # and the command still means what the notice told the person it means.
+                    stop = Stop("unloaded", ExitCode.OK, "stopped by %unload_ext gclog")
             elif isinstance(result, KernelRestarted):
                 self._restarted()
         return stop
+
+    def began(self, cell: dict[str, Any]) -> None:
+        """A cell that began before we subscribed, as the kernel told our parent (the
+        ``%load_ext gclog`` that started us): recorded whole when it ends."""
+        msg_id = str(cell.get("msg_id") or "")
+        if not msg_id or msg_id in self.observer.running:
+            return
+        count = cell.get("execution_count")
+        self.observer.running[msg_id] = Execution(
+            msg_id=msg_id,
+            code=str(cell.get("code") or ""),
+            saw_input=True,
+            queued_at=parse_iso(str(cell.get("queued_at") or "")),
+            started_at=parse_iso(str(cell.get("started_at") or "")),
+            execution_count=count if isinstance(count, int) else None,
+            cell_id=cell.get("cell_id") if isinstance(cell.get("cell_id"), str) else None,
+        )
+        self.recorder.cell_started(msg_id)
+
+    def _cut_short(self, msg: dict[str, Any]) -> None:
+        """Record the cell that sent ``msg`` now, as ended at that message: it cannot end
+        before we do (``%unload_ext`` waits for us)."""
+        msg_id = (msg.get("parent_header") or {}).get("msg_id")
+        execution = self.observer.running.pop(msg_id, None)
+        if execution is None or execution.done:
+            return
+        execution.ended_at = (msg.get("header") or {}).get("date")
+        execution.idle = True
+        self._awaiting.pop(execution.msg_id, None)
+        self._record(execution)
 
     def _idle(self, execution: Execution) -> None:
         if execution.silent:
@@ -365,10 +442,13 @@ class Observation:
         """Cells the kernel was running when it went away: recorded, marked as such; the index of
         the last of them, if known."""
         index = None
+        now = datetime.now(timezone.utc)
         for execution in self._running():
             if execution.started_at is None and execution.msg_id not in self._awaiting:
                 continue  # never began: nothing to say about it
-            self.observer.kernel_gone(execution, why)
+            self.observer.kernel_gone(execution, why, now)
+            if execution.index is None:  # attach: the cell of the notebook as saved, if known
+                execution.index = cell_position(self.notebook_path, execution.code)
             index = execution.index
             self._awaiting.pop(execution.msg_id, None)
             self._record(execution)
@@ -383,6 +463,7 @@ class Observation:
                 yield execution
 
     def _restarted(self) -> None:
+        self._restarted_once = True
         self._restart_announced = self._shutdown_announced = False
         self._kernel_gone("the kernel restarted")
         self.observer.forget_identity()
@@ -390,4 +471,5 @@ class Observation:
             self.watch.refresh()
             self.recorder.kernel_changed(self.watch.pid)
         self.recorder.kernel_event(event="restarted", exit_code=None, signal=None, cell_index=None)
+        self.recorder.tick(force=True)  # `gclog status` shows the new kernel's pid at once
         self.view.note("the kernel restarted; still observing")

@@ -8,14 +8,14 @@ Timings come from the kernel's own message header dates, so an observer that nev
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from nbformat.notebooknode import NotebookNode, from_dict
 
 from gclog.observe.outputs import error_info, summarize
+from gclog.observe.widgets import WidgetState
 from gclog.records import CellStatus, CellTimes, iso
 from gclog.text import truncate
 
@@ -50,6 +50,7 @@ class Execution:
     idle: bool = False
     index: int | None = None
     cell_id: str | None = None
+    client: str = ""  # the sending client's session (its clock is its own)
     done: bool = False  # recorded
     _clear_pending: bool = False
     # Stream text for the last output, joined once (settle) rather than copied on every chunk.
@@ -122,10 +123,8 @@ class Execution:
             "times": times,
             "duration_s": self.duration_s,
             "queue_wait_s": self.queue_wait_s,
-            "code": code,  # whole: the privacy filter scrubs it, then cuts it to its cap
-            "code_sha256": hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()
-            if code is not None
-            else None,
+            "code": code,  # whole: the privacy filter scrubs it, cuts it to its cap, and hashes it
+            "code_sha256": None,  # of the scrubbed code only: the privacy filter's to compute
             "code_lines": code.count("\n") + 1 if code else (0 if code == "" else None),
             "output": summarize(self.outputs),
         }
@@ -184,10 +183,15 @@ class Observer:
 
     def __init__(self, keep_outputs: bool = True) -> None:
         self.keep_outputs = keep_outputs
+        # The widgets' state, for the executed notebook (run); nobody keeps it in attach.
+        self.widgets = WidgetState() if keep_outputs else None
         self.running: dict[str, Execution] = {}
         self._displays: dict[str, list[Any]] = {}
         self._kernel_identity: str | None = None
         self._last_error_end: datetime | None = None
+        # Per client: the least (kernel's busy - client's send time) seen, which is its clock's
+        # offset from the kernel's plus the shortest transit (a request is handled after it is sent).
+        self._offsets: dict[str, timedelta] = {}
 
     def expect(self, msg_id: str, code: str, index: int | None, cell_id: str | None) -> Execution:
         """Register a request we are about to send, so that its code is known even if aborted."""
@@ -213,10 +217,12 @@ class Observer:
             self.running[msg_id] = execution
         if execution.queued_at is None:
             execution.queued_at = _date(parent.get("date"))
+            execution.client = str(parent.get("session") or "")
         if msg_type == "status":
             state = content.get("execution_state")
             if state == "busy":
                 execution.started_at = _date(header.get("date"))
+                self._calibrate(execution)
             elif state == "idle":
                 execution.ended_at = _date(header.get("date"))
                 execution.idle = True
@@ -241,14 +247,16 @@ class Observer:
                 execution.clear_outputs()
         elif msg_type == "update_display_data":
             self._update_display(content)
+        elif msg_type in ("comm_open", "comm_msg") and self.widgets is not None:
+            self.widgets.handle(msg)
         return restarted
 
     def _classify(self, execution: Execution) -> None:
         """Tell an aborted request from a silent one: neither shows its code on iopub.
 
-        After an error, ipykernel aborts the requests that were already queued: their request
-        time is before the failed cell ended. A request without execute_input sent later was
-        sent with silent=True (front ends poll variables that way): it is not a cell.
+        After an error, ipykernel aborts the requests that were already queued: they reached
+        the kernel before the failed cell ended. A request without execute_input that arrived
+        later was sent with silent=True (front ends poll variables that way): it is not a cell.
         """
         if execution.saw_input:
             failed = execution.error is not None
@@ -256,14 +264,35 @@ class Observer:
             return
         if execution.partial or execution.code is not None:
             return
-        queued, last_error = execution.queued_at, self._last_error_end
-        aborted = queued is not None and last_error is not None and queued <= last_error
+        arrived, last_error = self._arrival(execution), self._last_error_end
+        aborted = arrived is not None and last_error is not None and arrived <= last_error
         execution.silent = not aborted
 
-    def kernel_gone(self, execution: Execution, why: str) -> None:
+    def _calibrate(self, execution: Execution) -> None:
+        if execution.queued_at is None or execution.started_at is None:
+            return
+        offset = execution.started_at - execution.queued_at
+        known = self._offsets.get(execution.client)
+        if known is None or offset < known:
+            self._offsets[execution.client] = offset
+
+    def _arrival(self, execution: Execution) -> datetime | None:
+        """When the request reached the kernel, on the kernel's clock: its send time (the
+        client's clock) moved by that client's offset, learnt from the kernel's own busy times,
+        so a remote kernel or a skewed clock does not turn an aborted cell into a silent one."""
+        offset = self._offsets.get(execution.client)
+        if execution.queued_at is None or offset is None:
+            return None
+        return execution.queued_at + offset
+
+    def kernel_gone(self, execution: Execution, why: str, when: datetime | None = None) -> None:
         """The kernel went away while ``execution`` ran: it ends with a DeadKernelError (as
-        nbclient names it), also shown among its outputs when they are kept for a notebook."""
+        nbclient names it), also shown among its outputs when they are kept for a notebook (see
+        the README: the notebook shows where the run stopped, as papermill users expect). It
+        ran until ``when``, when we noticed, if the kernel never said it ended."""
         execution.settle()
+        if execution.ended_at is None and execution.started_at is not None and when is not None:
+            execution.ended_at = max(when, execution.started_at)
         execution.error = {"ename": "DeadKernelError", "evalue": why, "traceback": []}
         if self.keep_outputs:
             execution.outputs.append(
@@ -320,7 +349,9 @@ class Observer:
             return  # a malformed message from a misbehaving kernel: nothing to record
         outputs.append(output)
         display_id = (content.get("transient") or {}).get("display_id")
-        if display_id and msg_type == "display_data":
+        if display_id and msg_type in ("display_data", "execute_result"):
+            # As nbclient does: a new output with a display id updates the earlier ones too.
+            self._update_display(content)
             self._displays.setdefault(display_id, []).append(output)
 
     def _update_display(self, content: dict[str, Any]) -> None:

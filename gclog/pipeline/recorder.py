@@ -36,6 +36,7 @@ from gclog.ship import start_for_session
 from gclog.store import spill
 from gclog.store.live import LiveSession, LiveSessions
 from gclog.store.store import Store
+from gclog.warn import warn
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Recorder:
         notebook_path: Path | None = None,
         saved_cells: SavedCells | None = None,
         keep_cells: bool = True,
+        session_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.paths = paths
@@ -73,6 +75,7 @@ class Recorder:
             self.identity,
             notebook_path=notebook_path,
             record_filter=self.privacy,
+            session_id=session_id,
         )
         if saved_cells is None and notebook_path is not None:
             saved_cells = SavedCells.from_path(notebook_path)
@@ -189,11 +192,10 @@ class Recorder:
         """
         try:
             where = spill.save(self.paths.state_dir, self.session.id, records)
-            print(
-                f"gclog: warning: the store refused {len(records)} records "
+            warn(
+                f"the store refused {len(records)} records "
                 f"({self.session.store_error or 'it was busy'}); they are saved in {where} and "
-                "the next gclog session stores them",
-                file=sys.stderr,
+                "the next gclog session stores them"
             )
         except OSError as exc:
             self.lost += len(records)
@@ -234,7 +236,8 @@ class Recorder:
             self.metrics.cell_discarded(key)
 
     def kernel_changed(self, kernel_pid: int | None) -> None:
-        """The kernel restarted as a new process: sample that one from now on."""
+        """The kernel restarted as a new process: sample (and show in `gclog status`) that one."""
+        self.entry.kernel_pid = kernel_pid
         if self.metrics is not None:
             self.metrics.kernel_changed(kernel_pid)
 
@@ -308,12 +311,11 @@ class Recorder:
             if self.shipper is not None:
                 report = self.shipper.stop(max(0.0, deadline - time.monotonic()))
                 if report.remaining:
-                    print(f"gclog: warning: {report.summary()}", file=sys.stderr)
+                    warn(report.summary())
         except Exception as exc:  # the records are safe in the store; say so, do not fail the run
-            print(
-                f"gclog: warning: could not check the shipping ({exc}); "
-                "records not shipped are kept in the store for `gclog flush`",
-                file=sys.stderr,
+            warn(
+                f"could not check the shipping ({exc}); "
+                "records not shipped are kept in the store for `gclog flush`"
             )
         finally:
             self.store.close()

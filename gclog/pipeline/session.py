@@ -23,7 +23,6 @@ from __future__ import annotations
 import collections
 import logging
 import sqlite3
-import sys
 import threading
 import time
 import uuid
@@ -36,6 +35,7 @@ from gclog import __version__
 from gclog.identity import Identity
 from gclog.records import SCHEMA, EndReason, EntryPoint, now_iso
 from gclog.store.store import Store
+from gclog.warn import warn
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,13 @@ class Session:
         entry_point: EntryPoint,
         store: Store,
         identity: Identity,
+        *,
+        record_filter: RecordFilter,  # the privacy filter: no record reaches the store without it
         notebook_path: Path | None = None,
-        record_filter: RecordFilter | None = None,
         capacity: int = CAPACITY,
+        session_id: str | None = None,  # chosen earlier (a sidecar says it before it records)
     ) -> None:
-        self.id = str(uuid.uuid4())
+        self.id = session_id or str(uuid.uuid4())
         self.entry_point = entry_point
         self.store = store
         self.identity = identity
@@ -96,14 +98,13 @@ class Session:
             "gclog_version": __version__,
             **fields,
         }
-        if self.record_filter is not None:
-            record = self.record_filter(record)  # in the caller's thread, under no lock
+        record = self.record_filter(record)  # in the caller's thread, under no lock
         with self._cond:
             self._seq += 1
             record["seq"] = self._seq
             if len(self._buffer) >= self.capacity and event_type not in ALWAYS_KEPT:
                 self.lost[event_type] += 1
-                self._warn(f"gclog: warning: the store has refused records for a while and "
+                self._warn(f"the store has refused records for a while and "
                            f"{self.capacity} wait in memory; new records are lost (counted)")  # fmt: skip
             else:
                 self._buffer.append(record)
@@ -113,7 +114,7 @@ class Session:
     def _warn(self, message: str) -> None:
         if not self._warned:
             self._warned = True
-            print(message, file=sys.stderr)
+            warn(message)
 
     @property
     def unstored(self) -> int:
@@ -136,7 +137,7 @@ class Session:
                 self.store.append_many(batch)
             except (sqlite3.Error, OSError) as exc:
                 self.store_error = str(exc)
-                self._warn(f"gclog: warning: the store cannot take records right now ({exc}); "
+                self._warn(f"the store cannot take records right now ({exc}); "
                            "keeping them in memory and retrying")  # fmt: skip
                 with self._cond:
                     self._cond.wait_for(lambda: self._stopping, timeout=wait)
@@ -144,7 +145,7 @@ class Session:
                 continue
             except Exception:  # a bug: say so once, keep the records, keep trying
                 log.debug("writer failed", exc_info=True)
-                self._warn("gclog: warning: writing records failed (a bug); retrying")
+                self._warn("writing records failed (a bug); retrying")
                 with self._cond:
                     self._cond.wait_for(lambda: self._stopping, timeout=RETRY_MAX_S)
                 continue

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from gclog.privacy.rules import personal_scrubber, secret_scrubber
 from gclog.privacy.scrubber import Scrubber
 from gclog.shrink import Cuts, json_size, shrink
 from gclog.text import cut_marker
+from gclog.warn import warn
 
 KIB = 1024
 RECORD_BYTES_LIMIT = 256 * KIB
@@ -201,10 +201,9 @@ class PrivacyFilter:
     def _envelope_only(self, record: dict[str, Any], exc: Exception) -> dict[str, Any]:
         if not self._warned:
             self._warned = True
-            print(
-                f"gclog: warning: the privacy filter failed ({type(exc).__name__}); "
-                "keeping only the envelope of such records",
-                file=sys.stderr,
+            warn(
+                f"the privacy filter failed ({type(exc).__name__}); "
+                "keeping only the envelope of such records"
             )
         event = str(record.get("event_type", "record"))
         kept = {

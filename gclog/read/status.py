@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +54,8 @@ def gather(paths: Paths) -> dict[str, Any]:
             store.update(opened.shipping_status())
     now = time.time()
     return {
-        "sessions": [{**asdict(e), "alive": True, "uptime_s": now - e.started_at} for e in live],
-        "dead_sessions": [{**asdict(e), "alive": False} for e in dead],
+        "sessions": [{**e.as_dict(), "alive": True, "uptime_s": now - e.started_at} for e in live],
+        "dead_sessions": [{**e.as_dict(), "alive": False} for e in dead],
         "store": store,
         "unobserved_kernels": kernels,
     }
@@ -85,7 +84,9 @@ def show(paths: Paths, console: Console, as_json: bool) -> int:
         ):
             table.add_column(column)
         for s in sessions:
-            entry = LiveSession(**{k: v for k, v in s.items() if k not in ("alive", "uptime_s")})
+            entry = LiveSession.from_dict(
+                {k: v for k, v in s.items() if k not in ("alive", "uptime_s")}
+            )
             table.add_row(
                 entry.session_id[:8],
                 entry.source,
@@ -104,7 +105,8 @@ def show(paths: Paths, console: Console, as_json: bool) -> int:
     for s in state["dead_sessions"]:
         console.print(
             f"[yellow]dead[/] session {s['session_id'][:8]} ({s['source']}, pid {s['pid']}) "
-            "ended without cleaning up; its records are in the store. Removed from the list."
+            "ended without cleaning up; its records are in the store (the next session to start "
+            "removes its entry)."
         )
     store = state["store"]
     if store.get("exists"):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +31,7 @@ from gclog.samplers import SAMPLERS
 from gclog.samplers.base import Context, Reading, Sampler, describe
 from gclog.samplers.cells import CellMeter
 from gclog.setting_types import chosen_metric_sources
+from gclog.warn import warn
 
 FAILURES_TO_SWITCH_OFF = 3
 EDGE_LOCK_WAIT_S = 0.5  # a cell edge never waits longer than this for a source busy elsewhere
@@ -44,7 +44,7 @@ Emit = Callable[[dict[str, Any]], Any]
 
 
 def warn_on_stderr(message: str) -> None:
-    print(f"gclog: warning: {message}", file=sys.stderr)
+    warn(message)  # the one warn path: the live view when one shows, else stderr
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 The observing process writes its entry when it starts, rewrites it as it records, and removes it
 when it ends. A reader judges an entry live by its process (pid and start time, so a reused pid is
-not mistaken for it); entries of processes that died without cleaning up are reported dead and
-removed. Exclusive ``flock`` locks, one per kernel, keep two observers off the same kernel: the
+not mistaken for it); entries of processes that died without cleaning up are reported dead, and
+removed by the next session that starts (a reader never deletes). Exclusive ``flock`` locks, one per kernel, keep two observers off the same kernel: the
 kernel frees a lock even when its holder is killed with ``kill -9``.
 """
 
@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,20 @@ class LiveSession:
     last_event_at: float | None = None
     metric_sources: dict[str, Any] = field(default_factory=dict)
     state: str = "starting"
+    # Fields this gclog does not know (an entry written by a newer one): kept, shown, rewritten.
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LiveSession:
+        """An entry as read from its file; TypeError if a field we need is missing."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        entry = cls(**{k: v for k, v in data.items() if k in known})
+        entry.extra = {k: v for k, v in data.items() if k not in known}
+        return entry
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {**data.pop("extra"), **data}
 
     @classmethod
     def for_this_process(cls, session_id: str, source: str, **facts: Any) -> LiveSession:
@@ -85,7 +99,7 @@ class LiveSessions:
             self.dir.mkdir(parents=True, exist_ok=True)
             path = self._path(entry.session_id)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(asdict(entry)))
+            tmp.write_text(json.dumps(entry.as_dict()))
             os.replace(tmp, path)
         except OSError:
             pass
@@ -96,8 +110,8 @@ class LiveSessions:
     def entries(self) -> list[LiveSession]:
         found = []
         for path in sorted(self.dir.glob("*.json")) if self.dir.is_dir() else []:
-            with contextlib.suppress(OSError, ValueError, TypeError):
-                found.append(LiveSession(**json.loads(path.read_text())))
+            with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+                found.append(LiveSession.from_dict(json.loads(path.read_text())))
         return found
 
     def find(self, session_id: str) -> LiveSession:
@@ -145,12 +159,17 @@ class LiveSessions:
             os.close(fd)
 
     def live_and_dead(self) -> tuple[list[LiveSession], list[LiveSession]]:
-        """Entries split by liveness; dead ones are removed from disk as they are found."""
+        """Entries split by liveness. Reading changes nothing (``gclog status`` only reads)."""
         live, dead = [], []
         for entry in self.entries():
-            if entry.is_alive():
-                live.append(entry)
-            else:
-                dead.append(entry)
-                self.remove(entry.session_id)
+            (live if entry.is_alive() else dead).append(entry)
         return live, dead
+
+    def prune(self) -> list[LiveSession]:
+        """Remove the entries of sessions whose process is gone (a session starting does this,
+        not a reader); the removed ones."""
+        _, dead = self.live_and_dead()
+        for entry in dead:
+            with contextlib.suppress(OSError):
+                self.remove(entry.session_id)
+        return dead

@@ -295,7 +295,12 @@ class Store(Queue, Cap):
         return (json.loads(body) for body in self.bodies(session_id))
 
     def last_session_id(self) -> str | None:
-        rows = self._query("SELECT session_id FROM records ORDER BY id DESC LIMIT 1")
+        """The session that started last (its earliest record is the latest), not the one that
+        wrote last: a live session's metric windows keep coming after a newer one started."""
+        rows = self._query(
+            "SELECT session_id FROM records GROUP BY session_id"
+            " ORDER BY MIN(event_time) DESC, MIN(id) DESC LIMIT 1"
+        )
         return rows[0][0] if rows else None
 
     def session_ids(self, prefix: str = "") -> list[str]:

@@ -16,7 +16,7 @@ MEMORY_FIELDS = {
     "process.rss_bytes": "kernel RSS",
     "system.memory_used_bytes": "machine memory used",
 }
-ACCELERATOR = re.compile(r"^(ipu|nvidia)\.(.+)\.(utili[sz]ation_percent|power_watts)$")
+ACCELERATOR = re.compile(r"^(ipu|nvidia)\.(.+)\.(utili[sz]ation_percent|power_w)$")
 
 
 @dataclass
