@@ -46,7 +46,10 @@ class Rule:
     regex engine scans literal prefixes much faster than case-insensitive ones); its keywords are
     lower case too. ``groups`` name the part of a match that is secret (the first group that took
     part; the whole match when none is named). ``check`` sees the match and the secret as written
-    and can veto it (a placeholder, code).
+    and can veto it (a placeholder, code). ``back`` widens the secret to that many characters
+    before the match (checked by a fixed-width lookbehind: the pattern still starts with its
+    literal). A rule with ``wraps`` also takes the rest of a token that a table or a narrow
+    display wrapped onto the following lines, at the same column (characters of ``wraps``).
     """
 
     kind: str
@@ -55,6 +58,8 @@ class Rule:
     fold: bool = False
     groups: tuple[str, ...] = ()
     check: Callable[[re.Match[str], str], bool] | None = None
+    back: int = 0
+    wraps: frozenset[str] = frozenset()
 
     def findings(self, text: str, folded: str) -> Iterator[Finding]:
         subject, pattern = text, self.pattern
@@ -69,6 +74,7 @@ class Rule:
                 if match.group(name) is not None:
                     start, end = match.span(name)
                     break
+            start = max(0, start - self.back)
             if start == end:
                 continue
             secret = text[start:end]
@@ -77,6 +83,42 @@ class Rule:
             if self.check is not None and not self.check(match, secret):
                 continue
             yield Finding(start, end, self.kind)
+            if self.wraps:
+                for piece in _wrapped(text, start, end, self.wraps):
+                    yield Finding(*piece, self.kind)
+
+
+_CELL_EDGES = " \t\r│┃|║"  # what stands between a table cell's text and the next cell
+
+
+def _wrapped(text: str, start: int, end: int, chars: frozenset[str]) -> Iterator[tuple[int, int]]:
+    """Pieces of a token continued on the next lines, in its column (a rich table, a pager).
+
+    Taken only where the token ends its cell (nothing but blanks and a rule after it) and the
+    next line holds, at the token's column and after a blank or a rule, a run of its alphabet that
+    ends that line's cell in turn: ``GITHUB_TOKEN=ghp_…`` above ``GITHUB_REPO=…`` is left alone.
+    """
+    column = start - (text.rfind("\n", 0, start) + 1)
+    pos = end
+    for _ in range(16):
+        eol = text.find("\n", pos)
+        if eol < 0 or text[pos:eol].strip(_CELL_EDGES):
+            return
+        line = eol + 1
+        line_end = text.find("\n", line)
+        line_end = len(text) if line_end < 0 else line_end
+        first = line + column
+        if first >= line_end or text[first] not in chars:
+            return
+        if first > line and text[first - 1] not in _CELL_EDGES:
+            return
+        last = first
+        while last < line_end and text[last] in chars:
+            last += 1
+        if text[last:line_end].strip(_CELL_EDGES):
+            return
+        yield first, last
+        pos = last
 
 
 def merge(findings: Iterable[tuple[int, Finding]]) -> list[Finding]:
