@@ -46,8 +46,8 @@ def decode(segment: str) -> str | None:
     return text if _PRINTABLE.fullmatch(text) else None
 
 
-def holds_secret(text: str) -> bool:
-    """Decoded text that is, or holds, a credential."""
+def holds_secret(text: str, depth: int = 1) -> bool:
+    """Decoded text that is, or holds, a credential (also base64 in it: .dockerconfigjson)."""
     stripped = text.strip()
     if _USER_PASSWORD.fullmatch(stripped):
         return True  # user:password (Docker's "auth", HTTP Basic)
@@ -58,7 +58,13 @@ def holds_secret(text: str) -> bool:
         return True
     if len(stripped) > _SEED_PADDING + 8:
         unpadded = stripped[:_SEED_PADDING] + stripped[_SEED_PADDING + 1 :]
-        return bool(inner.find(unpadded))
+        if inner.find(unpadded):
+            return True
+    if depth > 0:
+        for match in ENCODED_RULES[0].pattern.finditer(text):
+            decoded = decode(match.group())
+            if decoded is not None and holds_secret(decoded, depth - 1):
+                return True
     return False
 
 
@@ -71,7 +77,7 @@ ENCODED_RULES: tuple[Rule, ...] = (
     rule(
         "encoded_secret",
         # One class, entered only at the start of a run (the lookbehind), bounded: linear.
-        rf"(?<![{_B64}=_-])[{_B64}]{{14,4094}}={{0,2}}(?![{_B64}=_-])",
+        rf"(?<!\\)(?<!(?<!\\)[{_B64}=_-])[{_B64}]{{14,4094}}={{0,2}}(?![{_B64}=_-])",
         [],
         check=_encoded_secret,
     ),

@@ -103,7 +103,7 @@ FORMAT_RULES: tuple[Rule, ...] = (
     # The path alone (the URL built from pieces): T…/B…/secret.
     fmt("slack_webhook", "T", r"[A-Z0-9]{8,12}/B[A-Z0-9]{8,12}/[A-Za-z0-9]{20,32}" + END, ["/B"],
         before=ALNUM),
-    fmt("google_api_key", "AIza", rf"[0-9A-Za-z_-]{{35}}(?![A-Za-z0-9_-])"),
+    fmt("google_api_key", "AIza", r"[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])"),
     fmt("google_oauth_token", r"ya29\.", r"[0-9A-Za-z_-]{20,2048}"),
     fmt("google_oauth_token", "1//0", r"[0-9A-Za-z_-]{30,512}", before="A-Za-z0-9_/-"),
     fmt("google_client_secret", "GOCSPX-", r"[0-9A-Za-z_-]{20,40}"),
@@ -176,7 +176,7 @@ FORMAT_RULES: tuple[Rule, ...] = (
     fmt("frameio_token", "fio-u-", r"[A-Za-z0-9_=-]{64}"),
     fmt("grafana_token", "glc_", r"[A-Za-z0-9+/]{32,400}={0,3}", before=_WORD),
     fmt("grafana_token", "glsa_", r"[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}", before=_WORD),
-    fmt("grafana_token", "eyJrIjoi", rf"[A-Za-z0-9]{{70,400}}={{0,3}}"),
+    fmt("grafana_token", "eyJrIjoi", r"[A-Za-z0-9]{70,400}={0,3}"),
     fmt("harness_token", r"(?:pat|sat)\.", r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}",
         ["pat.", "sat."], before=_WORD),
     rule("terraform_token",
@@ -215,7 +215,7 @@ FORMAT_RULES: tuple[Rule, ...] = (
     fmt("sourcegraph_token", "sgp_", r"(?:[a-fA-F0-9]{16}_)?[a-fA-F0-9]{40}" + END, before=_WORD),
     fmt("square_token", "sq0(?:atp|csp)-", r"[A-Za-z0-9_-]{22,60}", ["sq0atp-", "sq0csp-"]),
     fmt("typeform_token", "tfp_", r"[A-Za-z0-9_.=-]{59}", before=_WORD),
-    fmt("yandex_key", "AQVN", rf"[A-Za-z0-9_-]{{35,38}}(?![A-Za-z0-9_-])"),
+    fmt("yandex_key", "AQVN", r"[A-Za-z0-9_-]{35,38}(?![A-Za-z0-9_-])"),
     fmt("twitter_token", "A{22}", r"[A-Za-z0-9%]{80,100}", ["AAAAAAAAAAAAAAAAAAAAAA"],
         before="A"),
     # LLM and notebook services not (yet) in that list

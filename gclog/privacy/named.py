@@ -11,10 +11,10 @@ import re
 
 from gclog.privacy.build import (
     B64,
-    Q,
     SEPARATOR,
     VALUE,
     WS,
+    Q,
     is_literal,
     mixed,
     password_value,
@@ -55,9 +55,12 @@ def _shell_value(match: re.Match[str], secret: str) -> bool:
 
 
 # A shell word: a quoted string or a run of non-blank, non-quote characters.
-_WORD_ARG = r"(?:'(?P<sq>[^'\r\n]{1,256})'|\"(?P<dq>[^\"\r\n]{1,256})\"|(?P<bare>[^\s'\"`;|&]{1,256}))"
+_WORD_ARG = (
+    r"(?:'(?P<sq>[^'\r\n]{1,256})'|\"(?P<dq>[^\"\r\n]{1,256})\"|(?P<bare>[^\s'\"`;|&]{1,256}))"
+)
 _ARG_GROUPS = ("sq", "dq", "bare")
 _SAME_LINE = r"[^\r\n]{0,200}?"
+_BLANKS = r"(?:\s|\\{1,4}[nrt]){1,8}"  # real or escaped (a repr, JSON)
 
 NAMED_RULES: tuple[Rule, ...] = (
     rule(
@@ -119,7 +122,7 @@ NAMED_RULES: tuple[Rule, ...] = (
     rule(
         "npm_token",
         # .npmrc: //registry…/:_authToken=…, _auth=…, _password=…
-        r"_(?<![^\n:]_)(?:authtoken|auth|password)[ \t]{0,4}=[ \t]{0,4}\"?"
+        r"_(?:(?<![^\n:'\"]_)|(?<=\\n_))(?:authtoken|auth|password)[ \t]{0,4}=[ \t]{0,4}\"?"
         r"(?P<secret>[a-z0-9+/=._-]{8,512})",
         ["_authtoken", "_auth", "_password"],
         fold=True,
@@ -131,7 +134,7 @@ NAMED_RULES: tuple[Rule, ...] = (
         # `wandb login KEY` (in a ! cell) and wandb.login(key=…)
         starts("wandb", "a-z0-9_")
         + r"(?:[ \t]{1,8}login(?:[ \t]{1,8}--?[a-z-]{1,16}(?:=\S{1,64})?){0,4}[ \t]{1,8}"
-        r"|\.login\([^)\r\n]{0,80}?key[ \t]{0,4}=[ \t]{0,4}[rbfu]{0,2}[\"'])"
+        r"|\.login\([^)\r\n]{0,80}?key[ \t]{0,4}=[ \t]{0,4}[rbfu]{0,2}\\{0,4}[\"'])"
         r"(?P<secret>(?:local-)?[a-z0-9_-]{20,128})",
         ["wandb"],
         fold=True,
@@ -183,9 +186,9 @@ NAMED_RULES: tuple[Rule, ...] = (
     rule(
         "password",
         # .netrc: machine HOST [login USER] [account …] password SECRET, in any order; or default
-        r"(?:(?<![a-z0-9_])machine[ \t]{1,8}\S{1,256}|(?<![^\n])default)"
-        r"(?:\s{1,8}(?:login|account|port)[ \t]{1,8}\S{1,256}){0,3}"
-        r"\s{1,8}password[ \t]{1,8}(?P<secret>\S{1,256})",
+        r"(?:(?<![a-z0-9_])machine[ \t]{1,8}[^\s\\]{1,256}|(?:(?<![^\n'\"])|(?<=\\n))default)"
+        rf"(?:{_BLANKS}(?:login|account|port)[ \t]{{1,8}}[^\s\\]{{1,256}}){{0,3}}"
+        rf"{_BLANKS}password[ \t]{{1,8}}(?P<secret>[^\s\\'\"]{{1,256}})",
         ["machine", "default"],
         fold=True,
         groups=("secret",),

@@ -18,33 +18,118 @@ from gclog.privacy.scrubber import Rule
 
 # Generic top-level domains seen in addresses; any two-letter one is a country's.
 _TLDS = frozenset(
-    "com net org edu gov mil int info biz name pro aero coop museum mobi jobs travel io ai dev "
-    "app cloud tech online site xyz email mail company group team systems solutions agency "
-    "digital global life live media network news shop store studio today world zone science "
-    "academy school university health science inc ltd llc foundation institute works".split()
+    [
+        "com",
+        "net",
+        "org",
+        "edu",
+        "gov",
+        "mil",
+        "int",
+        "info",
+        "biz",
+        "name",
+        "pro",
+        "aero",
+        "coop",
+        "museum",
+        "mobi",
+        "jobs",
+        "travel",
+        "io",
+        "ai",
+        "dev",
+        "app",
+        "cloud",
+        "tech",
+        "online",
+        "site",
+        "xyz",
+        "email",
+        "mail",
+        "company",
+        "group",
+        "team",
+        "systems",
+        "solutions",
+        "agency",
+        "digital",
+        "global",
+        "life",
+        "live",
+        "media",
+        "network",
+        "news",
+        "shop",
+        "store",
+        "studio",
+        "today",
+        "world",
+        "zone",
+        "science",
+        "academy",
+        "school",
+        "university",
+        "health",
+        "science",
+        "inc",
+        "ltd",
+        "llc",
+        "foundation",
+        "institute",
+        "works",
+    ]
 )
 _CODE_OWNERS = ("self.", "cls.", "np.", "torch.", "tf.", "jnp.", "jax.", "nn.", "F.")
 
 
 def _email(match: re.Match[str], secret: str) -> bool:
-    local, _, domain = secret.partition("@")
+    domain = secret.partition("@")[2]
     tld = domain.rsplit(".", 1)[-1]
     if not (len(tld) == 2 or tld.lower() in _TLDS) or not (tld.islower() or tld.isupper()):
         return False  # q@k.transpose, x@w.mT: matrix products
     if domain.startswith(_CODE_OWNERS):
         return False  # h@self.fc
     after = match.string[match.end() : match.end() + 2]
-    if after[:1] in ("(", "[") or (after[:1] == ":" and after[1:2] not in ("", " ", "\n")):
-        return False  # a method call; git@github.com:org/repo.git (an scp-style remote)
-    return True
+    # not a method call, nor git@github.com:org/repo.git (an scp-style remote)
+    return after[:1] not in ("(", "[") and not (
+        after[:1] == ":" and after[1:2] not in ("", " ", "\n")
+    )
 
 
 # -- IPv4 -------------------------------------------------------------------------------------------
 
 # The first word of a line that makes what follows an address, not a package's version.
 _NETWORK_WORDS = frozenset(
-    "ip ipv4 host hostname addr address inet server ping connect connecting from to via "
-    "nameserver gateway route peer client listen listening bind proxy ssh curl nc dig".split()
+    [
+        "ip",
+        "ipv4",
+        "host",
+        "hostname",
+        "addr",
+        "address",
+        "inet",
+        "server",
+        "ping",
+        "connect",
+        "connecting",
+        "from",
+        "to",
+        "via",
+        "nameserver",
+        "gateway",
+        "route",
+        "peer",
+        "client",
+        "listen",
+        "listening",
+        "bind",
+        "proxy",
+        "ssh",
+        "curl",
+        "nc",
+        "dig",
+    ]
 )
 _VERSION_MARK = re.compile(r"(?:==|>=|<=|~=|!=|[-_v]|version:?\s{0,4}|\()$", re.IGNORECASE)
 _PACKAGE = re.compile(r"[A-Za-z][\w.\-\[\],]{0,80}")
@@ -163,8 +248,8 @@ PERSONAL_RULES: tuple[Rule, ...] = (
     rule(
         "phone",
         # +44 20 7946 0958, +1 (415) 555-2671, (415) 555-2671, 415-555-2671, tel:…
-        r"(?:\+(?<![\w+])[1-9][0-9]{0,2}[ .-]?(?:\(?[0-9]{1,4}\)?[ .-]?){1,4}[0-9]{2,4}"
-        r"|\((?<![\w(])[0-9]{3}\)[ ]?[0-9]{3}[ .-][0-9]{4}"
+        r"(?:\+(?<![\w+]\+)[1-9][0-9]{0,2}[ .-]?(?:\(?[0-9]{1,4}\)?[ .-]?){1,4}[0-9]{2,4}"
+        r"|\((?<![\w(]\()[0-9]{3}\)[ ]?[0-9]{3}[ .-][0-9]{4}"
         r"|(?<![\w.:/-])[0-9]{3}-[0-9]{3}-[0-9]{4})(?![\w.:/-])",
         [],
         check=_phone,
