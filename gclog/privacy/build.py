@@ -106,21 +106,37 @@ def rule(
     flags: int = 0,
     back: int = 0,
     wraps: str = "",
+    widen: str = "",
+    min_back: int = 0,
+    near: bool = True,
 ) -> Rule:
     keywords = tuple(keywords)
     if fold:
         assert all(k == k.lower() for k in keywords), "fold rules take lower-case keywords"
     return Rule(
-        kind, re.compile(pattern, flags), keywords, fold, groups, check, back, frozenset(wraps)
+        kind,
+        re.compile(pattern, flags),
+        keywords,
+        fold,
+        groups,
+        check,
+        back,
+        frozenset(wraps),
+        frozenset(widen),
+        min_back,
+        near,
     )
 
 
-def starts(prefix: str, before: str) -> str:
+def starts(prefix: str | tuple[str, ...], before: str) -> str:
     """``prefix`` not preceded by a character of class ``before`` (the literal comes first).
 
     A character escaped with a backslash does not count: in ``'key:\\nhf_…'`` (a repr, JSON) the
-    ``n`` before the token is a line break.
+    ``n`` before the token is a line break. Several prefixes (a tuple) each get their own check,
+    so the pattern still starts with a literal.
     """
+    if isinstance(prefix, tuple):
+        return "(?:" + "|".join(starts(p, before) for p in prefix) + ")"
     fast = rf"{prefix}(?<!(?<!\\)[{before}]{prefix})"
     try:
         re.compile(fast)

@@ -68,7 +68,12 @@ def holds_secret(text: str, depth: int = 1) -> bool:
     return False
 
 
+_UPPER = re.compile("[A-Z]")
+
+
 def _encoded_secret(match: re.Match[str], secret: str) -> bool:
+    if len(secret) % 4 or not _UPPER.search(secret):
+        return False  # base64 of text always holds a capital: not a hex digest, not a word
     decoded = decode(secret)
     return decoded is not None and holds_secret(decoded)
 
@@ -77,7 +82,8 @@ ENCODED_RULES: tuple[Rule, ...] = (
     rule(
         "encoded_secret",
         # One class, entered only at the start of a run (the lookbehind), bounded: linear.
-        rf"(?<!\\)(?<!(?<!\\)[{_B64}=_-])[{_B64}]{{14,4094}}={{0,2}}(?![{_B64}=_-])",
+        rf"[{_B64}](?<!\\[{_B64}])(?<!(?<!\\)[{_B64}=_-][{_B64}])[{_B64}]{{13,4093}}={{0,2}}"
+        rf"(?![{_B64}=_-])",
         [],
         check=_encoded_secret,
     ),

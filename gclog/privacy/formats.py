@@ -130,8 +130,12 @@ FORMAT_RULES: tuple[Rule, ...] = (
     rule(
         "telegram_token",
         # a bot's id, then its secret (also in https://api.telegram.org/bot<token>/…)
-        r"(?<![0-9])[0-9]{8,10}:AA[A-Za-z0-9_-]{32,34}(?![A-Za-z0-9_-])",
+        r":AA[A-Za-z0-9_-]{32,34}(?![A-Za-z0-9_-])",
         [":AA"],
+        widen="0123456789",
+        back=10,
+        min_back=8,
+        check=lambda m, s: not m.string[m.end() - len(s) - 1 : m.end() - len(s)].isdigit(),
     ),
     rule(
         "discord_token",

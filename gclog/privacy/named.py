@@ -84,28 +84,29 @@ NAMED_RULES: tuple[Rule, ...] = (
     rule(
         "kaggle_key",
         # kaggle.json, in either order of its two keys
-        rf"{Q}username{Q}{WS}:{WS}{Q}[^\"\\\n]{{1,64}}{Q}{WS},{WS}{Q}key{Q}{WS}:{WS}"
+        rf"username(?<=\"username){Q}{WS}:{WS}{Q}[^\"\\\n]{{1,64}}{Q}{WS},{WS}{Q}key{Q}{WS}:{WS}"
         rf"{Q}(?P<secret>[0-9a-f]{{32}}){Q}",
         ["username"],
         groups=("secret",),
     ),
     rule(
         "kaggle_key",
-        rf"{Q}key{Q}{WS}:{WS}{Q}(?P<secret>[0-9a-f]{{32}}){Q}{WS},{WS}{Q}username{Q}",
+        rf"key(?<=\"key){Q}{WS}:{WS}{Q}(?P<secret>[0-9a-f]{{32}}){Q}{WS},{WS}{Q}username{Q}",
         ["username"],
         groups=("secret",),
     ),
     rule(
         "jupyter_kernel_key",
         # A kernel's connection file: its key signs messages, so it opens the kernel to anyone.
-        rf"{Q}key{Q}{WS}:{WS}{Q}(?P<secret>[0-9a-fA-F-]{{16,128}}){Q}",
+        rf"key(?<=\"key){Q}{WS}:{WS}{Q}(?P<secret>[0-9a-fA-F-]{{16,128}}){Q}",
         ["signature_scheme"],
         groups=("secret",),
+        near=False,  # the keyword is elsewhere in the connection file
     ),
     rule(
         "azure_key",
         # Connection strings: AccountKey=…; SharedAccessKey=…; SharedAccessSignature=sv=…&sig=…
-        starts("(?:accountkey|sharedaccesskey|sharedaccesssignature)", "a-z0-9_")
+        starts(("accountkey", "sharedaccesskey", "sharedaccesssignature"), "a-z0-9_")
         + r"[ \t]{0,4}=[ \t]{0,4}(?P<secret>[a-z0-9+/=%&:._-]{16,2048})",
         ["accountkey", "sharedaccesskey", "sharedaccesssignature"],
         fold=True,
@@ -186,7 +187,8 @@ NAMED_RULES: tuple[Rule, ...] = (
     rule(
         "password",
         # .netrc: machine HOST [login USER] [account …] password SECRET, in any order; or default
-        r"(?:(?<![a-z0-9_])machine[ \t]{1,8}[^\s\\]{1,256}|(?:(?<![^\n'\"])|(?<=\\n))default)"
+        r"(?:machine(?<![a-z0-9_]machine)[ \t]{1,8}[^\s\\]{1,256}"
+        r"|default(?:(?<![^\n'\"]default)|(?<=\\ndefault)))"
         rf"(?:{_BLANKS}(?:login|account|port)[ \t]{{1,8}}[^\s\\]{{1,256}}){{0,3}}"
         rf"{_BLANKS}password[ \t]{{1,8}}(?P<secret>[^\s\\'\"]{{1,256}})",
         ["machine", "default"],
@@ -212,7 +214,7 @@ NAMED_RULES: tuple[Rule, ...] = (
     # on command lines, in ! cells and subprocess calls
     rule(
         "password",
-        starts("(?:mysql|mysqldump|mysqladmin|mariadb)", "a-z0-9_-")
+        starts(("mysql", "mariadb"), "a-z0-9_-")
         + rf"{_SAME_LINE}[ \t\"',]-p(?P<secret>[^\s'\"`;|&-][^\s'\"`;|&]{{0,255}})",
         ["mysql", "mariadb"],
         fold=True,
@@ -221,7 +223,7 @@ NAMED_RULES: tuple[Rule, ...] = (
     ),
     rule(
         "password",
-        starts("(?:sshpass|redis-cli)", "a-z0-9_-")
+        starts(("sshpass", "redis-cli"), "a-z0-9_-")
         + rf"{_SAME_LINE}[ \t\"',]-[pa](?:[ \t\"',]{{1,4}})?{_WORD_ARG}",
         ["sshpass", "redis-cli"],
         fold=True,
@@ -242,7 +244,7 @@ NAMED_RULES: tuple[Rule, ...] = (
     rule(
         "password",
         # openssl …  -passout pass:SECRET, -passin pass:…, -pass pass:…, -k SECRET
-        starts("-pass(?:in|out)?", "a-z0-9_-") + rf"[ \t]{{1,8}}[\"']?pass:{_WORD_ARG}",
+        starts("-pass", "a-z0-9_-") + rf"(?:in|out)?[ \t]{{1,8}}[\"']?pass:{_WORD_ARG}",
         ["-pass"],
         fold=True,
         groups=_ARG_GROUPS,

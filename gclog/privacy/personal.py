@@ -138,8 +138,8 @@ _PACKAGE = re.compile(r"[A-Za-z][\w.\-\[\],]{0,80}")
 def _ip_address(match: re.Match[str], secret: str) -> bool:
     """Four numbers up to 255 that start a word and are not a version (1.2.3.4.5, v1.2.3.4,
     torch==1.2.3.4, or the second column of a ``pip list`` / ``conda list`` line)."""
-    start = match.start()
     text = match.string
+    start = match.end() - len(secret)
     before = text[max(0, start - 2) : start]
     if before and (before[-1].isalnum() or before[-1] in "._") and before[:1] != "\\":
         return False
@@ -206,59 +206,97 @@ def _phone(match: re.Match[str], secret: str) -> bool:
     return 8 <= digits <= 15 and after not in (".", "e", "E")
 
 
+_WORDISH = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 _INTERNAL_TLDS = r"internal|local|lan|corp|intranet|home\.arpa|localdomain|intra"
+
+_LOCAL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"
+
+
+def _widened_start(match: re.Match[str], secret: str) -> str:
+    """The character before a widened match ("" at the start of the text)."""
+    start = match.end() - len(secret)
+    return match.string[start - 1 : start]
+
 
 PERSONAL_RULES: tuple[Rule, ...] = (
     rule(
         "email",
-        # Not after ':' or '/': user:password@host and https://user@host are URLs, not e-mail.
-        r"[A-Za-z0-9._%+-](?<![A-Za-z0-9._%+:/-][A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{0,63}@"
-        r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
+        # From the '@', reaching back over the local part. Not after ':' or '/':
+        # user:password@host and https://user@host are URLs, not e-mail.
+        r"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
         ["@"],
-        check=_email,
+        widen=_LOCAL,
+        back=64,
+        min_back=1,
+        check=lambda m, s: _widened_start(m, s) not in (*_LOCAL, ":", "/") and _email(m, s),
     ),
     rule(
         "user",
-        r"(?:/home/|/users/|[a-z]:\\{1,2}users\\{1,2})(?!<redacted:)(?P<secret>[^/\\\s\"':]{1,64})",
-        ["/home/", "/users/", "\\users\\"],
+        r"/(?:home|users)/(?!<redacted:)(?P<secret>[^/\\\s\"':]{1,64})",
+        ["/home/", "/users/"],
+        fold=True,
+        groups=("secret",),
+        check=lambda m, s: s.lower() not in ("shared", "public", "default"),
+    ),
+    rule(
+        "user",
+        r":(?<=[a-z]:)\\{1,2}users\\{1,2}(?!<redacted:)(?P<secret>[^/\\\s\"':]{1,64})",
+        ["\\users\\"],
         fold=True,
         groups=("secret",),
         check=lambda m, s: s.lower() not in ("shared", "public", "default"),
     ),
     rule(
         "ip_address",
-        r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w.])",
-        [],
+        # From the first dot, reaching back over the first number.
+        r"\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w.])",
+        ["."],
+        widen="0123456789",
+        back=3,
+        min_back=1,
         check=_ip_address,
     ),
     rule(
         "ip_address",
-        r"(?<![\w:.])[0-9a-f]{0,4}:[0-9a-f:]{2,38}(?:\.[0-9]{1,3}){0,3}(?:%[a-z0-9]{1,16})?"
-        r"(?![\w:.])",
+        # From a ':', reaching back over the first group's hex digits.
+        r":(?:[0-9a-f]{0,4}:){1,7}[0-9a-f]{0,4}(?:\.[0-9]{1,3}){0,3}(?:%[a-z0-9]{1,16})?(?![\w:.])",
         [":"],
         fold=True,
-        check=_ipv6,
+        widen="0123456789abcdef",
+        back=4,
+        check=lambda m, s: _widened_start(m, s) not in (*_WORDISH, ":", ".") and _ipv6(m, s),
     ),
     rule(
         "card_number",
-        r"(?<![\w.+-])[2-6][0-9]{3}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}(?![\w.])",
+        r"[2-6](?<![\w.+-][2-6])[0-9]{3}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}(?![\w.])",
         [],
         check=_card,
     ),
     rule(
         "phone",
-        # +44 20 7946 0958, +1 (415) 555-2671, (415) 555-2671, 415-555-2671, tel:…
+        # +44 20 7946 0958, +1 (415) 555-2671, (415) 555-2671
         r"(?:\+(?<![\w+]\+)[1-9][0-9]{0,2}[ .-]?(?:\(?[0-9]{1,4}\)?[ .-]?){1,4}[0-9]{2,4}"
-        r"|\((?<![\w(]\()[0-9]{3}\)[ ]?[0-9]{3}[ .-][0-9]{4}"
-        r"|(?<![\w.:/-])[0-9]{3}-[0-9]{3}-[0-9]{4})(?![\w.:/-])",
+        r"|\((?<![\w(]\()[0-9]{3}\)[ ]?[0-9]{3}[ .-][0-9]{4})(?![\w.:/-])",
         [],
+        check=_phone,
+    ),
+    rule(
+        "phone",
+        # 415-555-2671: from its first dash, three digits back
+        r"-(?<=(?<![\w.:/-])[0-9]{3}-)[0-9]{3}-[0-9]{4}(?![\w.:/-])",
+        ["-"],
+        back=3,
         check=_phone,
     ),
     rule(
         "host",
         # a host name in a private domain: ip-10-0-0-7.ec2.internal, gpu-07.cluster.local
-        rf"(?<![a-z0-9.-])[a-z0-9](?:[a-z0-9-]{{0,62}}\.){{1,6}}(?:{_INTERNAL_TLDS})(?![\w.-])",
+        rf"\.(?:{_INTERNAL_TLDS})(?![\w.-])",
         [".internal", ".local", ".lan", ".corp", ".intranet", ".home.arpa", ".intra"],
         fold=True,
+        widen="abcdefghijklmnopqrstuvwxyz0123456789.-",
+        back=253,
+        min_back=1,
+        check=lambda m, s: s[0].isalnum() and ".." not in s and _widened_start(m, s) != ".",
     ),
 )

@@ -31,7 +31,7 @@ BLOB_RULES: tuple[Rule, ...] = (
         "base64",
         # Unbounded on purpose, and still linear: one character class, entered only at the start
         # of a run. A digit and a letter are asked for, so "-----" rulers are left alone.
-        rf"(?<![{_BLOB}])[{_BLOB}]{{256,}}={{0,2}}",
+        rf"[{_BLOB}](?<![{_BLOB}][{_BLOB}])[{_BLOB}]{{255,}}={{0,2}}",
         [],  # no keyword: its pattern is one character class, cheap everywhere
         check=lambda m, s: any(c.isdigit() for c in s) and any(c.isalpha() for c in s),
     ),

@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from gclog.privacy.windows import AVAILABLE, MARGIN, KeywordIndex
+
 REDACTED = "<redacted:{kind}>"
 # What a redaction looks like; rules refuse to match one, so scrubbing twice changes nothing.
 REDACTION = re.compile(r"<redacted:[a-z0-9_]{1,40}>")
@@ -41,15 +43,18 @@ def _ignoring_case(pattern: re.Pattern[str]) -> re.Pattern[str]:
 class Rule:
     """One kind of secret.
 
-    ``keywords`` are literals of which at least one must occur in the text for the (costlier)
-    pattern to run. A ``fold`` rule is written in lower case and runs on the lowercased text (the
-    regex engine scans literal prefixes much faster than case-insensitive ones); its keywords are
-    lower case too. ``groups`` name the part of a match that is secret (the first group that took
-    part; the whole match when none is named). ``check`` sees the match and the secret as written
-    and can veto it (a placeholder, code). ``back`` widens the secret to that many characters
-    before the match (checked by a fixed-width lookbehind: the pattern still starts with its
-    literal). A rule with ``wraps`` also takes the rest of a token that a table or a narrow
-    display wrapped onto the following lines, at the same column (characters of ``wraps``).
+        ``keywords`` are literals of which at least one must occur in the text for the (costlier)
+        pattern to run. A ``fold`` rule is written in lower case and runs on the lowercased text (the
+        regex engine scans literal prefixes much faster than case-insensitive ones); its keywords are
+        lower case too. ``groups`` name the part of a match that is secret (the first group that took
+        part; the whole match when none is named). ``check`` sees the match and the secret as written
+        and can veto it (a placeholder, code). ``back`` widens the secret to that many characters
+        before the match (checked by a fixed-width lookbehind: the pattern still starts with its
+        literal); with ``widen``, it takes up to ``back`` characters of ``widen`` before the match,
+    and at least ``min_back`` (a pattern that starts with its rarest literal, ``@`` or ``:``, and
+    reaches back in Python instead of starting with a character class tried at every position). A
+    rule with ``wraps`` also takes the rest of a token that a table or a narrow
+        display wrapped onto the following lines, at the same column (characters of ``wraps``).
     """
 
     kind: str
@@ -60,21 +65,36 @@ class Rule:
     check: Callable[[re.Match[str], str], bool] | None = None
     back: int = 0
     wraps: frozenset[str] = frozenset()
+    widen: frozenset[str] = frozenset()
+    min_back: int = 0
+    near: bool = True  # a match holds one of the keywords (windows.py reads only near them)
 
-    def findings(self, text: str, folded: str) -> Iterator[Finding]:
+    def findings(
+        self, text: str, folded: str, windows: Sequence[tuple[int, int]] | None = None
+    ) -> Iterator[Finding]:
+        """Findings in the whole text, or in ``windows`` of it (see windows.py)."""
         subject, pattern = text, self.pattern
         if self.fold:
             if len(folded) == len(text):
                 subject = folded
             else:  # lowercasing changed the length (a few Unicode letters): positions would shift
                 pattern = _ignoring_case(pattern)
-        for match in pattern.finditer(subject):
+        for match in _matches(pattern, subject, windows):
             start, end = match.span()
             for name in self.groups:
                 if match.group(name) is not None:
                     start, end = match.span(name)
                     break
-            start = max(0, start - self.back)
+            if self.widen:
+                floor = max(0, start - self.back)
+                first = start
+                while first > floor and subject[first - 1] in self.widen:
+                    first -= 1
+                if start - first < self.min_back:
+                    continue
+                start = first
+            else:
+                start = max(0, start - self.back)
             if start == end:
                 continue
             secret = text[start:end]
@@ -86,6 +106,19 @@ class Rule:
             if self.wraps:
                 for piece in _wrapped(text, start, end, self.wraps):
                     yield Finding(*piece, self.kind)
+
+
+def _matches(
+    pattern: re.Pattern[str], subject: str, windows: Sequence[tuple[int, int]] | None
+) -> Iterator[re.Match[str]]:
+    if windows is None:
+        yield from pattern.finditer(subject)
+        return
+    length = len(subject)
+    for low, high in windows:
+        for match in pattern.finditer(subject, low, high):
+            if high == length or match.end() + MARGIN <= high:
+                yield match  # else it may have been cut by the window's edge: not trusted
 
 
 _CELL_EDGES = " \t\r│┃|║"  # what stands between a table cell's text and the next cell
@@ -142,6 +175,8 @@ def merge(findings: Iterable[tuple[int, Finding]]) -> list[Finding]:
     return [finding for _, finding in merged]
 
 
+WINDOWED_FROM = 4096  # shorter texts: a keyword test per rule costs less than the index
+NEAR = 2048  # how far a redaction can change what a rule sees: well past any token's length
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 
 
@@ -220,6 +255,7 @@ class Scrubber:
         self._always = frozenset(always)
         self._plain = tuple((w, tuple(r)) for (w, fold), r in index.items() if not fold)
         self._folded = tuple((w, tuple(r)) for (w, fold), r in index.items() if fold)
+        self._index = KeywordIndex(self.rules) if AVAILABLE else None
 
     def _applicable(self, text: str, folded: str) -> set[int]:
         ranks = set(self._always)
@@ -236,15 +272,17 @@ class Scrubber:
         findings = self._find_once(text)
         # A redaction changes what its neighbours see: "-----BEGIN…-----eyJ…" hides a JWT behind
         # a character of its own alphabet until the key is replaced. Where a redaction touches
-        # such a character, look again at the text as redacted, and map what is new back.
+        # such a character, look again at the text as redacted near there (whole lines around
+        # it), and map what is new back.
         for _ in range(3):
-            if not any(_touches_token(text, f) for f in findings):
+            touching = [i for i, f in enumerate(findings) if _touches_token(text, f)]
+            if not touching:
                 break
             redacted, spans = _replace_mapped(text, findings)
             starts = [span[0] for span in spans]
             new = [
                 _map_back(f, spans, starts)
-                for f in self._find_once(redacted)
+                for f in self._find_near(redacted, [spans[i][:2] for i in touching])
                 if not REDACTION.fullmatch(redacted[f.start : f.end])
             ]
             if not new:
@@ -252,11 +290,41 @@ class Scrubber:
             findings = merge([(0, f) for f in findings] + [(1, f) for f in new])
         return findings
 
+    def _find_near(self, text: str, places: Sequence[tuple[int, int]]) -> list[Finding]:
+        """Findings in the whole lines within ``NEAR`` characters of each place."""
+        windows: list[list[int]] = []
+        for start, end in places:
+            low = text.rfind("\n", 0, max(0, start - NEAR)) + 1
+            high = text.find("\n", min(len(text), end + NEAR))
+            high = len(text) if high < 0 else high
+            if windows and low <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], high)
+            else:
+                windows.append([low, high])
+        found: list[Finding] = []
+        for low, high in windows:
+            found += [
+                Finding(f.start + low, f.end + low, f.kind) for f in self._find_once(text[low:high])
+            ]
+        return found
+
     def _find_once(self, text: str) -> list[Finding]:
         if not text:
             return []
         folded = text.lower() if self._folds else text
         found: list[tuple[int, Finding]] = []
+        if (
+            self.prefilter
+            and self._index is not None
+            and len(text) >= WINDOWED_FROM
+            and len(folded) == len(text)
+        ):
+            for rank, (rule, windows) in enumerate(
+                zip(self.rules, self._index.windows(text, folded), strict=True)
+            ):
+                if windows is None or windows:
+                    found.extend((rank, f) for f in rule.findings(text, folded, windows))
+            return merge(found)
         wanted = self._applicable(text, folded) if self.prefilter else None
         for rank, rule in enumerate(self.rules):
             if wanted is not None and rank not in wanted:
