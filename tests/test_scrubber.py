@@ -6,6 +6,7 @@ import json
 import random
 import re
 import string
+import uuid
 from collections import Counter
 
 import pytest
@@ -311,3 +312,58 @@ def test_scrubbing_never_raises(text: str, cap: int) -> None:
     for scrubber in SCRUBBERS.values():
         scrubber.scrub(text)
         scrub_excerpt(text, cap, scrubber)
+
+
+# -- the keyword index: reading windows finds exactly what reading everything finds ---------------
+
+_LONG_PIECES = [p.text for p in PLANTED + PERSONAL] + [text for _, text in CLEAN]
+
+
+def _without_index(scrubber: Scrubber) -> Scrubber:
+    plain = Scrubber(scrubber.rules)
+    plain._index = None  # the fallback: a keyword test per rule, each rule over the whole text
+    return plain
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    picks=st.lists(st.integers(min_value=0, max_value=len(_LONG_PIECES) - 1), min_size=8),
+    glue=st.sampled_from(["\n", " ", "", "\n\n", "|", "\\n"]),
+)
+def test_windows_around_keywords_find_what_a_whole_scan_finds(picks: list[int], glue: str) -> None:
+    text = glue.join(_LONG_PIECES[i] for i in picks)
+    text = (text + glue) * (4096 // max(1, len(text)) + 1)  # over the size that uses windows
+    for scrubber in SCRUBBERS.values():
+        assert scrubber._index is not None
+        assert scrubber.find(text) == _without_index(scrubber).find(text)
+
+
+def test_a_keyword_that_is_context_makes_its_rule_read_everything() -> None:
+    """The kernel key is named by "signature_scheme" elsewhere in the file: not near it."""
+    key = str(uuid.UUID(int=7))
+    text = json.dumps({"key": key, **{f"f{i}": "x" * 40 for i in range(200)},
+                       "signature_scheme": "hmac-sha256"})  # fmt: skip
+    assert len(text) > 4096 and key not in SCRUBBERS["full"].scrub(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("nvidia-cudnn-cu12 8.9.2.26", None),
+        ("torch==2.1.0.1 at 10.0.0.7", "torch==2.1.0.1 at <redacted:ip_address>"),
+        ("ping 8.8.4.4", "ping <redacted:ip_address>"),
+        ("git@github.com:org/repo.git", None),
+        ("mail alice@example.com: done", "mail <redacted:email>: done"),
+        ("attn = q@k.transpose(-2, -1)", None),
+        ("PWD=/root/work", None),
+        ("PWD=hunter2x", "PWD=<redacted:password>"),
+        ("Access-Control-Allow-Headers: Authorization, Content-Type", None),
+        ("card 4111 1111 1111 1111", "card <redacted:card_number>"),
+        ("card 4111 1111 1111 1112", None),  # fails Luhn's check
+        ("x[1::2] and fe80::1ff:fe23:4567:890a", "x[1::2] and <redacted:ip_address>"),
+        ("SENDGRID_API_KEY=SG." + "abcdefghij0123456789AB." + "abcdefghij0123456789" * 2 + "abc",
+         "SENDGRID_API_KEY=<redacted:sendgrid_key>"),
+    ],
+)  # fmt: skip
+def test_what_the_issue_named_is_told_apart(text: str, expected: str | None) -> None:
+    assert SCRUBBERS["redacted"].scrub(text) == (text if expected is None else expected)

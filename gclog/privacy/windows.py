@@ -15,8 +15,9 @@ Without ``ahocorasick_rs`` installed the plain keyword tests of scrubber.py are 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 try:
     import ahocorasick_rs
@@ -28,8 +29,16 @@ try:
 except ImportError:  # pragma: no cover - Python 3.10
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
-if TYPE_CHECKING:
-    from gclog.privacy.scrubber import Rule
+
+class Rule(Protocol):
+    """What this module reads of a rule (scrubber.Rule, which imports this module)."""
+
+    pattern: re.Pattern[str]
+    keywords: tuple[str, ...]
+    fold: bool
+    back: int
+    near: bool
+
 
 MARGIN = 64  # past a match's end that a window must reach for the match to be trusted
 MAX_REACH = 8192  # a rule that can match more than this reads the whole text
