@@ -367,3 +367,10 @@ def test_a_keyword_that_is_context_makes_its_rule_read_everything() -> None:
 )  # fmt: skip
 def test_what_the_issue_named_is_told_apart(text: str, expected: str | None) -> None:
     assert SCRUBBERS["redacted"].scrub(text) == (text if expected is None else expected)
+
+
+def test_a_lone_surrogate_in_a_long_text_falls_back_to_keyword_tests() -> None:
+    token = SecretMaker(5).github()
+    text = "\ud800 " + "filler line\n" * 600 + f"token {token}\n"
+    assert token not in SCRUBBERS["full"].scrub(text)
+    assert token not in SCRUBBERS["full"].scrub(f"\ud800 {token}")

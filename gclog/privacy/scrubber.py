@@ -176,7 +176,7 @@ def merge(findings: Iterable[tuple[int, Finding]]) -> list[Finding]:
 
 
 WINDOWED_FROM = 4096  # shorter texts: a keyword test per rule costs less than the index
-NEAR = 2048  # how far a redaction can change what a rule sees: well past any token's length
+NEAR = 512  # how far a redaction can change what a rule sees (then to the ends of those lines)
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 
 
@@ -256,13 +256,30 @@ class Scrubber:
         self._plain = tuple((w, tuple(r)) for (w, fold), r in index.items() if not fold)
         self._folded = tuple((w, tuple(r)) for (w, fold), r in index.items() if fold)
         self._index = KeywordIndex(self.rules) if AVAILABLE else None
+        whole = self._index.whole if self._index is not None else frozenset()
+        # Rules the index does not know (they read the whole text): keyword tests as before.
+        self._whole_plain = tuple(
+            (w, kept) for w, ranks in self._plain if (kept := tuple(r for r in ranks if r in whole))
+        )
+        self._whole_folded = tuple(
+            (w, kept)
+            for w, ranks in self._folded
+            if (kept := tuple(r for r in ranks if r in whole))
+        )
 
     def _applicable(self, text: str, folded: str) -> set[int]:
         ranks = set(self._always)
-        for word, rules in self._plain:
+        plain, folded_words = self._plain, self._folded
+        if self._index is not None:  # one pass for the keywords the index knows
+            try:
+                ranks |= self._index.present(text, folded)
+                plain, folded_words = self._whole_plain, self._whole_folded
+            except UnicodeEncodeError:  # a lone surrogate: no Rust string holds it
+                pass
+        for word, rules in plain:
             if word in text:
                 ranks.update(rules)
-        for word, rules in self._folded:
+        for word, rules in folded_words:
             if word in folded:
                 ranks.update(rules)
         return ranks
@@ -304,27 +321,32 @@ class Scrubber:
         found: list[Finding] = []
         for low, high in windows:
             found += [
-                Finding(f.start + low, f.end + low, f.kind) for f in self._find_once(text[low:high])
+                Finding(f.start + low, f.end + low, f.kind)
+                for f in self._find_once(text[low:high], indexed=False)
             ]
         return found
 
-    def _find_once(self, text: str) -> list[Finding]:
+    def _find_once(self, text: str, indexed: bool = True) -> list[Finding]:
         if not text:
             return []
         folded = text.lower() if self._folds else text
         found: list[tuple[int, Finding]] = []
         if (
             self.prefilter
+            and indexed
             and self._index is not None
             and len(text) >= WINDOWED_FROM
             and len(folded) == len(text)
         ):
-            for rank, (rule, windows) in enumerate(
-                zip(self.rules, self._index.windows(text, folded), strict=True)
-            ):
-                if windows is None or windows:
-                    found.extend((rank, f) for f in rule.findings(text, folded, windows))
-            return merge(found)
+            try:
+                every = self._index.windows(text, folded)
+            except UnicodeEncodeError:  # a lone surrogate: no Rust string holds it
+                every = None
+            if every is not None:
+                for rank, (rule, windows) in enumerate(zip(self.rules, every, strict=True)):
+                    if windows is None or windows:
+                        found.extend((rank, f) for f in rule.findings(text, folded, windows))
+                return merge(found)
         wanted = self._applicable(text, folded) if self.prefilter else None
         for rank, rule in enumerate(self.rules):
             if wanted is not None and rank not in wanted:

@@ -86,6 +86,18 @@ class KeywordIndex:
         self._plain = _automaton(self._plain_words)
         self._folded = _automaton(self._folded_words)
 
+    def present(self, text: str, folded: str) -> set[int]:
+        """The rules (not reading the whole text) one of whose keywords occurs."""
+        ranks: set[int] = set()
+        for automaton, rules, subject in (
+            (self._plain, self._plain_rules, text),
+            (self._folded, self._folded_rules, folded),
+        ):
+            if automaton is not None:
+                for word in automaton.find_matches_as_indexes(subject, overlapping=True):
+                    ranks.update(rules[word[0]])
+        return ranks
+
     def windows(self, text: str, folded: str) -> list[list[Window] | None]:
         """For each rule, in rank order: None (read it all), or the windows to read."""
         hits: list[list[int]] = [[] for _ in self.rules]
