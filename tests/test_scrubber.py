@@ -374,3 +374,54 @@ def test_a_lone_surrogate_in_a_long_text_falls_back_to_keyword_tests() -> None:
     text = "\ud800 " + "filler line\n" * 600 + f"token {token}\n"
     assert token not in SCRUBBERS["full"].scrub(text)
     assert token not in SCRUBBERS["full"].scrub(f"\ud800 {token}")
+
+
+# -- properties of the personal-data rules -------------------------------------------------------------
+
+
+def _luhn_complete(body: str) -> str:
+    total = 0
+    for i, char in enumerate(reversed(body)):
+        d = int(char) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return body + str((10 - total % 10) % 10)
+
+
+@settings(max_examples=100, deadline=None)
+@given(body=st.text(alphabet=string.digits, min_size=14, max_size=14), grouped=st.booleans())
+def test_a_luhn_valid_card_is_taken_and_a_wrong_check_digit_is_not(
+    body: str, grouped: bool
+) -> None:
+    number = _luhn_complete("4" + body)
+    wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
+
+    def shown(digits: str) -> str:
+        return " ".join(digits[i : i + 4] for i in range(0, 16, 4)) if grouped else digits
+
+    scrubber = SCRUBBERS["redacted"]
+    assert scrubber.scrub(f"card: {shown(number)}") == "card: <redacted:card_number>"
+    assert scrubber.find(f"card: {shown(wrong)}") == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    name=st.from_regex(r"[a-z][a-z0-9-]{2,20}", fullmatch=True),
+    parts=st.lists(st.integers(min_value=0, max_value=255), min_size=4, max_size=4),
+    gap=st.sampled_from([" ", "  ", " " * 12, "\t", "=="]),
+)
+def test_a_four_part_version_after_a_package_name_is_not_an_address(
+    name: str, parts: list[int], gap: str
+) -> None:
+    version = ".".join(map(str, parts))
+    for line in (f"{name}{gap}{version}", f"{name}-{version}-py3-none-any.whl"):
+        assert SCRUBBERS["redacted"].find(line) == [], line
+
+
+@settings(max_examples=100, deadline=None)
+@given(address=st.ip_addresses(v=6).filter(lambda a: a.is_global or a.is_private))
+def test_an_ipv6_address_is_taken(address) -> None:  # type: ignore[no-untyped-def]
+    text = f"inet6 {address}/64 scope global"
+    groups = [g for g in str(address).split(":") if g]
+    if len(groups) < 2 or (str(address).count(":") < 4 and all(len(g) < 4 for g in groups)):
+        return  # too short to tell from a slice (a[1::2]): left alone on purpose
+    assert SCRUBBERS["redacted"].scrub(text) == "inet6 <redacted:ip_address>/64 scope global"
