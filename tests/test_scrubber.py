@@ -425,3 +425,18 @@ def test_an_ipv6_address_is_taken(address) -> None:  # type: ignore[no-untyped-d
     if len(groups) < 2 or (str(address).count(":") < 4 and all(len(g) < 4 for g in groups)):
         return  # too short to tell from a slice (a[1::2]): left alone on purpose
     assert SCRUBBERS["redacted"].scrub(text) == "inet6 <redacted:ip_address>/64 scope global"
+
+
+def test_every_match_holds_one_of_its_rules_keywords() -> None:
+    """What the keyword index relies on to read only near keywords (``near`` rules)."""
+    rules = SECRET_RULES + PERSONAL_RULES
+    for text in _LONG_PIECES:
+        folded = text.lower()
+        for rule in rules:
+            if not rule.near or not rule.keywords:
+                continue
+            subject = folded if rule.fold else text
+            for match in rule.pattern.finditer(subject):
+                start, end = max(0, match.start() - rule.back), match.end()
+                held = any(word in subject[start:end] for word in rule.keywords)
+                assert held, f"{rule.kind}: {subject[start:end]!r} holds none of {rule.keywords}"

@@ -36,9 +36,9 @@ _TOKEN_NAMES = (
 _TOKEN_KEYWORDS = (
     "secret", "token", "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey",
     "private_key", "private-key", "privatekey", "auth_key", "auth-key", "authkey", "kaggle_key",
-    "kaggle-key", "credential", "accountkey", "account_key", "subscription-key",
-    "subscription_key", "subscriptionkey", "function-key", "functions-key", "functionskey",
-    "master_key", "masterkey",
+    "kaggle-key", "credential", "accountkey", "account_key", "account-key", "subscription-key",
+    "subscription_key", "subscriptionkey", "function-key", "function_key", "functionkey",
+    "functions-key", "functions_key", "functionskey", "master_key", "master-key", "masterkey",
 )  # fmt: skip
 _CORS = re.compile(r"[a-z]+(?:-[a-z]+)*", re.IGNORECASE)
 _SCHEMES = ("bearer", "basic", "token", "digest", "bot", "apikey", "sso-key", "negotiate", "ntlm")
