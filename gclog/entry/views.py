@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from gclog.privacy.filter import shown
 from gclog.records import MetricsSetup
 from gclog.text import cell_label, first_line
 
@@ -133,7 +134,7 @@ class Bar(Lines):
     def cell_started(self, index: int | None, code: str | None) -> None:
         if self.task is not None:
             self.progress.update(
-                self.task, cell=f"{cell_label(index)}: {escape(first_line(code, 50))}"
+                self.task, cell=f"{cell_label(index)}: {escape(first_line(shown(code), 50))}"
             )
 
     def cell(self, record: dict[str, Any]) -> None:

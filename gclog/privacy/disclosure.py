@@ -36,7 +36,10 @@ def disclosure(level: str, stop_hint: str) -> str:
         notebook = "notebook details: the number of cells, the code that runs and what it prints"
     removed = "passwords, keys and tokens are removed from code and outputs"
     if level != "full":
-        removed += ", and so are e-mail addresses, user and host names and IP addresses"
+        removed += (
+            ", and so are e-mail addresses, phone and card numbers, user and host names and IP"
+            " addresses"
+        )
     collected = [
         "your progression through the notebook: which cells run, when, for how long, and whether"
         " they fail",

@@ -20,6 +20,7 @@ filter itself fails, the record is kept as its envelope only: never lost, never 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
@@ -86,6 +87,17 @@ def clean(text: str) -> str:
 def scrubber_for(level: str, identifiers: Iterable[str] = ()) -> Scrubber:
     """``full`` removes secrets and blobs; ``redacted`` and ``metadata`` personal data too."""
     return secret_scrubber() if level == "full" else personal_scrubber(identifiers)
+
+
+@functools.cache
+def _console_scrubber() -> Scrubber:
+    return personal_scrubber()
+
+
+def shown(text: str | None) -> str | None:
+    """Text as gclog may print it on its own console before any record holds it (the code of a
+    cell still running): scrubbed of secrets and personal data, whatever the privacy level."""
+    return None if text is None else _console_scrubber().scrub(clean(text))
 
 
 class PrivacyFilter:

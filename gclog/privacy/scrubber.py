@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from gclog.privacy.windows import AVAILABLE, MARGIN, KeywordIndex
+
 REDACTED = "<redacted:{kind}>"
 # What a redaction looks like; rules refuse to match one, so scrubbing twice changes nothing.
 REDACTION = re.compile(r"<redacted:[a-z0-9_]{1,40}>")
@@ -41,12 +43,18 @@ def _ignoring_case(pattern: re.Pattern[str]) -> re.Pattern[str]:
 class Rule:
     """One kind of secret.
 
-    ``keywords`` are literals of which at least one must occur in the text for the (costlier)
-    pattern to run. A ``fold`` rule is written in lower case and runs on the lowercased text (the
-    regex engine scans literal prefixes much faster than case-insensitive ones); its keywords are
-    lower case too. ``groups`` name the part of a match that is secret (the first group that took
-    part; the whole match when none is named). ``check`` sees the match and the secret as written
-    and can veto it (a placeholder, code).
+        ``keywords`` are literals of which at least one must occur in the text for the (costlier)
+        pattern to run. A ``fold`` rule is written in lower case and runs on the lowercased text (the
+        regex engine scans literal prefixes much faster than case-insensitive ones); its keywords are
+        lower case too. ``groups`` name the part of a match that is secret (the first group that took
+        part; the whole match when none is named). ``check`` sees the match and the secret as written
+        and can veto it (a placeholder, code). ``back`` widens the secret to that many characters
+        before the match (checked by a fixed-width lookbehind: the pattern still starts with its
+        literal); with ``widen``, it takes up to ``back`` characters of ``widen`` before the match,
+    and at least ``min_back`` (a pattern that starts with its rarest literal, ``@`` or ``:``, and
+    reaches back in Python instead of starting with a character class tried at every position). A
+    rule with ``wraps`` also takes the rest of a token that a table or a narrow
+        display wrapped onto the following lines, at the same column (characters of ``wraps``).
     """
 
     kind: str
@@ -55,20 +63,38 @@ class Rule:
     fold: bool = False
     groups: tuple[str, ...] = ()
     check: Callable[[re.Match[str], str], bool] | None = None
+    back: int = 0
+    wraps: frozenset[str] = frozenset()
+    widen: frozenset[str] = frozenset()
+    min_back: int = 0
+    near: bool = True  # a match holds one of the keywords (windows.py reads only near them)
 
-    def findings(self, text: str, folded: str) -> Iterator[Finding]:
+    def findings(
+        self, text: str, folded: str, windows: Sequence[tuple[int, int]] | None = None
+    ) -> Iterator[Finding]:
+        """Findings in the whole text, or in ``windows`` of it (see windows.py)."""
         subject, pattern = text, self.pattern
         if self.fold:
             if len(folded) == len(text):
                 subject = folded
             else:  # lowercasing changed the length (a few Unicode letters): positions would shift
                 pattern = _ignoring_case(pattern)
-        for match in pattern.finditer(subject):
+        for match in _matches(pattern, subject, windows):
             start, end = match.span()
             for name in self.groups:
                 if match.group(name) is not None:
                     start, end = match.span(name)
                     break
+            if self.widen:
+                floor = max(0, start - self.back)
+                first = start
+                while first > floor and subject[first - 1] in self.widen:
+                    first -= 1
+                if start - first < self.min_back:
+                    continue
+                start = first
+            else:
+                start = max(0, start - self.back)
             if start == end:
                 continue
             secret = text[start:end]
@@ -77,6 +103,55 @@ class Rule:
             if self.check is not None and not self.check(match, secret):
                 continue
             yield Finding(start, end, self.kind)
+            if self.wraps:
+                for piece in _wrapped(text, start, end, self.wraps):
+                    yield Finding(*piece, self.kind)
+
+
+def _matches(
+    pattern: re.Pattern[str], subject: str, windows: Sequence[tuple[int, int]] | None
+) -> Iterator[re.Match[str]]:
+    if windows is None:
+        yield from pattern.finditer(subject)
+        return
+    length = len(subject)
+    for low, high in windows:
+        for match in pattern.finditer(subject, low, high):
+            if high == length or match.end() + MARGIN <= high:
+                yield match  # else it may have been cut by the window's edge: not trusted
+
+
+_CELL_EDGES = " \t\r│┃|║"  # what stands between a table cell's text and the next cell
+
+
+def _wrapped(text: str, start: int, end: int, chars: frozenset[str]) -> Iterator[tuple[int, int]]:
+    """Pieces of a token continued on the next lines, in its column (a rich table, a pager).
+
+    Taken only where the token ends its cell (nothing but blanks and a rule after it) and the
+    next line holds, at the token's column and after a blank or a rule, a run of its alphabet that
+    ends that line's cell in turn: ``GITHUB_TOKEN=ghp_…`` above ``GITHUB_REPO=…`` is left alone.
+    """
+    column = start - (text.rfind("\n", 0, start) + 1)
+    pos = end
+    for _ in range(16):
+        eol = text.find("\n", pos)
+        if eol < 0 or text[pos:eol].strip(_CELL_EDGES):
+            return
+        line = eol + 1
+        line_end = text.find("\n", line)
+        line_end = len(text) if line_end < 0 else line_end
+        first = line + column
+        if first >= line_end or text[first] not in chars:
+            return
+        if first > line and text[first - 1] not in _CELL_EDGES:
+            return
+        last = first
+        while last < line_end and text[last] in chars:
+            last += 1
+        if text[last:line_end].strip(_CELL_EDGES):
+            return
+        yield first, last
+        pos = last
 
 
 def merge(findings: Iterable[tuple[int, Finding]]) -> list[Finding]:
@@ -100,6 +175,8 @@ def merge(findings: Iterable[tuple[int, Finding]]) -> list[Finding]:
     return [finding for _, finding in merged]
 
 
+WINDOWED_FROM = 4096  # shorter texts: a keyword test per rule costs less than the index
+NEAR = 512  # how far a redaction can change what a rule sees (then to the ends of those lines)
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 
 
@@ -178,13 +255,31 @@ class Scrubber:
         self._always = frozenset(always)
         self._plain = tuple((w, tuple(r)) for (w, fold), r in index.items() if not fold)
         self._folded = tuple((w, tuple(r)) for (w, fold), r in index.items() if fold)
+        self._index = KeywordIndex(self.rules) if AVAILABLE else None
+        whole = self._index.whole if self._index is not None else frozenset()
+        # Rules the index does not know (they read the whole text): keyword tests as before.
+        self._whole_plain = tuple(
+            (w, kept) for w, ranks in self._plain if (kept := tuple(r for r in ranks if r in whole))
+        )
+        self._whole_folded = tuple(
+            (w, kept)
+            for w, ranks in self._folded
+            if (kept := tuple(r for r in ranks if r in whole))
+        )
 
     def _applicable(self, text: str, folded: str) -> set[int]:
         ranks = set(self._always)
-        for word, rules in self._plain:
+        plain, folded_words = self._plain, self._folded
+        if self._index is not None:  # one pass for the keywords the index knows
+            try:
+                ranks |= self._index.present(text, folded)
+                plain, folded_words = self._whole_plain, self._whole_folded
+            except UnicodeEncodeError:  # a lone surrogate: no Rust string holds it
+                pass
+        for word, rules in plain:
             if word in text:
                 ranks.update(rules)
-        for word, rules in self._folded:
+        for word, rules in folded_words:
             if word in folded:
                 ranks.update(rules)
         return ranks
@@ -194,15 +289,17 @@ class Scrubber:
         findings = self._find_once(text)
         # A redaction changes what its neighbours see: "-----BEGIN…-----eyJ…" hides a JWT behind
         # a character of its own alphabet until the key is replaced. Where a redaction touches
-        # such a character, look again at the text as redacted, and map what is new back.
+        # such a character, look again at the text as redacted near there (whole lines around
+        # it), and map what is new back.
         for _ in range(3):
-            if not any(_touches_token(text, f) for f in findings):
+            touching = [i for i, f in enumerate(findings) if _touches_token(text, f)]
+            if not touching:
                 break
             redacted, spans = _replace_mapped(text, findings)
             starts = [span[0] for span in spans]
             new = [
                 _map_back(f, spans, starts)
-                for f in self._find_once(redacted)
+                for f in self._find_near(redacted, [spans[i][:2] for i in touching])
                 if not REDACTION.fullmatch(redacted[f.start : f.end])
             ]
             if not new:
@@ -210,11 +307,46 @@ class Scrubber:
             findings = merge([(0, f) for f in findings] + [(1, f) for f in new])
         return findings
 
-    def _find_once(self, text: str) -> list[Finding]:
+    def _find_near(self, text: str, places: Sequence[tuple[int, int]]) -> list[Finding]:
+        """Findings in the whole lines within ``NEAR`` characters of each place."""
+        windows: list[list[int]] = []
+        for start, end in places:
+            low = text.rfind("\n", 0, max(0, start - NEAR)) + 1
+            high = text.find("\n", min(len(text), end + NEAR))
+            high = len(text) if high < 0 else high
+            if windows and low <= windows[-1][1]:
+                windows[-1][1] = max(windows[-1][1], high)
+            else:
+                windows.append([low, high])
+        found: list[Finding] = []
+        for low, high in windows:
+            found += [
+                Finding(f.start + low, f.end + low, f.kind)
+                for f in self._find_once(text[low:high], indexed=False)
+            ]
+        return found
+
+    def _find_once(self, text: str, indexed: bool = True) -> list[Finding]:
         if not text:
             return []
         folded = text.lower() if self._folds else text
         found: list[tuple[int, Finding]] = []
+        if (
+            self.prefilter
+            and indexed
+            and self._index is not None
+            and len(text) >= WINDOWED_FROM
+            and len(folded) == len(text)
+        ):
+            try:
+                every = self._index.windows(text, folded)
+            except UnicodeEncodeError:  # a lone surrogate: no Rust string holds it
+                every = None
+            if every is not None:
+                for rank, (rule, windows) in enumerate(zip(self.rules, every, strict=True)):
+                    if windows is None or windows:
+                        found.extend((rank, f) for f in rule.findings(text, folded, windows))
+                return merge(found)
         wanted = self._applicable(text, folded) if self.prefilter else None
         for rank, rule in enumerate(self.rules):
             if wanted is not None and rank not in wanted:

@@ -1,0 +1,302 @@
+"""Personal data (privacy levels ``redacted`` and ``metadata``): e-mail, user names in paths, IP
+addresses (v4 and v6), phone numbers, payment cards, internal host names.
+
+Each comes with what it must not take: a four-part version (``nvidia-cudnn-cu12 8.9.2.26``) is not
+an IPv4 address, ``git@github.com:org/repo.git`` and ``q@k.transpose(-2, -1)`` are not e-mail, a
+slice ``a[1::2]`` is not IPv6, a long id is not a card unless its digits pass Luhn's check.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from gclog.privacy.build import rule
+from gclog.privacy.scrubber import Rule
+
+# -- e-mail --------------------------------------------------------------------------------------------
+
+# Generic top-level domains seen in addresses; any two-letter one is a country's.
+_TLDS = frozenset(
+    [
+        "com",
+        "net",
+        "org",
+        "edu",
+        "gov",
+        "mil",
+        "int",
+        "info",
+        "biz",
+        "name",
+        "pro",
+        "aero",
+        "coop",
+        "museum",
+        "mobi",
+        "jobs",
+        "travel",
+        "io",
+        "ai",
+        "dev",
+        "app",
+        "cloud",
+        "tech",
+        "online",
+        "site",
+        "xyz",
+        "email",
+        "mail",
+        "company",
+        "group",
+        "team",
+        "systems",
+        "solutions",
+        "agency",
+        "digital",
+        "global",
+        "life",
+        "live",
+        "media",
+        "network",
+        "news",
+        "shop",
+        "store",
+        "studio",
+        "today",
+        "world",
+        "zone",
+        "science",
+        "academy",
+        "school",
+        "university",
+        "health",
+        "science",
+        "inc",
+        "ltd",
+        "llc",
+        "foundation",
+        "institute",
+        "works",
+    ]
+)
+_CODE_OWNERS = ("self.", "cls.", "np.", "torch.", "tf.", "jnp.", "jax.", "nn.", "F.")
+
+
+def _email(match: re.Match[str], secret: str) -> bool:
+    domain = secret.partition("@")[2]
+    tld = domain.rsplit(".", 1)[-1]
+    if not (len(tld) == 2 or tld.lower() in _TLDS) or not (tld.islower() or tld.isupper()):
+        return False  # q@k.transpose, x@w.mT: matrix products
+    if domain.startswith(_CODE_OWNERS):
+        return False  # h@self.fc
+    after = match.string[match.end() : match.end() + 2]
+    # not a method call, nor git@github.com:org/repo.git (an scp-style remote)
+    return after[:1] not in ("(", "[") and not (
+        after[:1] == ":" and after[1:2] not in ("", " ", "\n")
+    )
+
+
+# -- IPv4 -------------------------------------------------------------------------------------------
+
+# The first word of a line that makes what follows an address, not a package's version.
+_NETWORK_WORDS = frozenset(
+    [
+        "ip",
+        "ipv4",
+        "host",
+        "hostname",
+        "addr",
+        "address",
+        "inet",
+        "server",
+        "ping",
+        "connect",
+        "connecting",
+        "from",
+        "to",
+        "via",
+        "nameserver",
+        "gateway",
+        "route",
+        "peer",
+        "client",
+        "listen",
+        "listening",
+        "bind",
+        "proxy",
+        "ssh",
+        "curl",
+        "nc",
+        "dig",
+    ]
+)
+_VERSION_MARK = re.compile(r"(?:==|>=|<=|~=|!=|[-_v]|version:?\s{0,4}|\()$", re.IGNORECASE)
+_PACKAGE = re.compile(r"[A-Za-z][\w.\-\[\],]{0,80}")
+
+
+def _ip_address(match: re.Match[str], secret: str) -> bool:
+    """Four numbers up to 255 that start a word and are not a version (1.2.3.4.5, v1.2.3.4,
+    torch==1.2.3.4, or the second column of a ``pip list`` / ``conda list`` line)."""
+    text = match.string
+    start = match.end() - len(secret)
+    before = text[max(0, start - 2) : start]
+    if before and (before[-1].isalnum() or before[-1] in "._") and before[:1] != "\\":
+        return False
+    octets = [int(part) for part in secret.split(".")]
+    if not all(o <= 255 for o in octets) or octets[0] in (0, 127, 255):
+        return False
+    line_start = text.rfind("\n", 0, start) + 1
+    head = text[line_start:start]
+    if _VERSION_MARK.search(head[-12:]):
+        return False
+    words = head.split()
+    if len(words) == 1 and head[-1:].isspace() and _PACKAGE.fullmatch(words[0]):
+        return words[0].lower().rstrip(":=") in _NETWORK_WORDS  # `pkg  8.9.2.26` is a version
+    return True
+
+
+# -- IPv6 -------------------------------------------------------------------------------------------
+
+
+def _ipv6(match: re.Match[str], secret: str) -> bool:
+    address = secret.split("%", 1)[0]
+    try:
+        parsed = ipaddress.IPv6Address(address)
+    except ValueError:
+        return False
+    if parsed.is_loopback or parsed.is_unspecified:
+        return False
+    groups = [g for g in address.split(":") if g]
+    # `a[1::2]`, `x[10::20]` are slices: an address has a full group or many of them
+    return len(groups) >= 2 and (address.count(":") >= 4 or any(len(g) == 4 for g in groups))
+
+
+# -- payment cards --------------------------------------------------------------------------------
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        d = int(char)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+_CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|6(?:011|5|4[4-9])|3(?:0[0-5]|[68])")
+
+
+def _card(match: re.Match[str], secret: str) -> bool:
+    digits = re.sub(r"[ -]", "", secret)
+    if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits):
+        return False
+    if secret == digits and len(digits) not in (15, 16):
+        return False  # ungrouped: only the usual lengths, to spare ids and timestamps
+    return _luhn(digits)
+
+
+# -- phone numbers ----------------------------------------------------------------------------------
+
+
+def _phone(match: re.Match[str], secret: str) -> bool:
+    digits = sum(c.isdigit() for c in secret)
+    after = match.string[match.end() : match.end() + 1]
+    return 8 <= digits <= 15 and after not in (".", "e", "E")
+
+
+_WORDISH = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+_INTERNAL_TLDS = r"internal|local|lan|corp|intranet|home\.arpa|localdomain|intra"
+
+_LOCAL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"
+
+
+def _widened_start(match: re.Match[str], secret: str) -> str:
+    """The character before a widened match ("" at the start of the text)."""
+    start = match.end() - len(secret)
+    return match.string[start - 1 : start]
+
+
+PERSONAL_RULES: tuple[Rule, ...] = (
+    rule(
+        "email",
+        # From the '@', reaching back over the local part. Not after ':' or '/':
+        # user:password@host and https://user@host are URLs, not e-mail.
+        r"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}(?![A-Za-z0-9-])",
+        ["@"],
+        widen=_LOCAL,
+        back=64,
+        min_back=1,
+        check=lambda m, s: _widened_start(m, s) not in (*_LOCAL, ":", "/") and _email(m, s),
+    ),
+    rule(
+        "user",
+        r"/(?:home|users)/(?!<redacted:)(?P<secret>[^/\\\s\"':]{1,64})",
+        ["/home/", "/users/"],
+        fold=True,
+        groups=("secret",),
+        check=lambda m, s: s.lower() not in ("shared", "public", "default"),
+    ),
+    rule(
+        "user",
+        r":(?<=[a-z]:)\\{1,2}users\\{1,2}(?!<redacted:)(?P<secret>[^/\\\s\"':]{1,64})",
+        ["\\users\\"],
+        fold=True,
+        groups=("secret",),
+        check=lambda m, s: s.lower() not in ("shared", "public", "default"),
+    ),
+    rule(
+        "ip_address",
+        # From the first dot, reaching back over the first number.
+        r"\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w.])",
+        ["."],
+        widen="0123456789",
+        back=3,
+        min_back=1,
+        check=_ip_address,
+    ),
+    rule(
+        "ip_address",
+        # From a ':', reaching back over the first group's hex digits.
+        r":(?:[0-9a-f]{0,4}:){1,7}[0-9a-f]{0,4}(?:\.[0-9]{1,3}){0,3}(?:%[a-z0-9]{1,16})?(?![\w:.])",
+        [":"],
+        fold=True,
+        widen="0123456789abcdef",
+        back=4,
+        check=lambda m, s: _widened_start(m, s) not in (*_WORDISH, ":", ".") and _ipv6(m, s),
+    ),
+    rule(
+        "card_number",
+        r"[2-6](?<![\w.+-][2-6])[0-9]{3}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}(?![\w.])",
+        [],
+        check=_card,
+    ),
+    rule(
+        "phone",
+        # +44 20 7946 0958, +1 (415) 555-2671, (415) 555-2671
+        r"(?:\+(?<![\w+]\+)[1-9][0-9]{0,2}[ .-]?(?:\(?[0-9]{1,4}\)?[ .-]?){1,4}[0-9]{2,4}"
+        r"|\((?<![\w(]\()[0-9]{3}\)[ ]?[0-9]{3}[ .-][0-9]{4})(?![\w.:/-])",
+        [],
+        check=_phone,
+    ),
+    rule(
+        "phone",
+        # 415-555-2671: from its first dash, three digits back
+        r"-(?<=(?<![\w.:/-])[0-9]{3}-)[0-9]{3}-[0-9]{4}(?![\w.:/-])",
+        ["-"],
+        back=3,
+        check=_phone,
+    ),
+    rule(
+        "host",
+        # a host name in a private domain: ip-10-0-0-7.ec2.internal, gpu-07.cluster.local
+        rf"\.(?:{_INTERNAL_TLDS})(?![\w.-])",
+        [".internal", ".local", ".lan", ".corp", ".intranet", ".home.arpa", ".intra"],
+        fold=True,
+        widen="abcdefghijklmnopqrstuvwxyz0123456789.-",
+        back=253,
+        min_back=1,
+        check=lambda m, s: s[0].isalnum() and ".." not in s and _widened_start(m, s) != ".",
+    ),
+)

@@ -1,0 +1,147 @@
+"""The scrubber's keyword index and the personal-data rules: properties over the corpora.
+
+The keyword index (gclog/privacy/windows.py) must find exactly what a scan of the whole text
+finds; the personal-data rules must tell a card from a number, an address from a version.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+import uuid
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from secret_corpus import SecretMaker
+from test_scrubber import CLEAN, PERSONAL, PLANTED, SCRUBBERS
+
+from gclog.privacy.rules import PERSONAL_RULES, SECRET_RULES
+from gclog.privacy.scrubber import Scrubber
+
+# -- the keyword index: reading windows finds exactly what reading everything finds ---------------
+
+_LONG_PIECES = [p.text for p in PLANTED + PERSONAL] + [text for _, text in CLEAN]
+
+
+def _without_index(scrubber: Scrubber) -> Scrubber:
+    plain = Scrubber(scrubber.rules)
+    plain._index = None  # the fallback: a keyword test per rule, each rule over the whole text
+    return plain
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    picks=st.lists(st.integers(min_value=0, max_value=len(_LONG_PIECES) - 1), min_size=8),
+    glue=st.sampled_from(["\n", " ", "", "\n\n", "|", "\\n"]),
+)
+def test_windows_around_keywords_find_what_a_whole_scan_finds(picks: list[int], glue: str) -> None:
+    text = glue.join(_LONG_PIECES[i] for i in picks)
+    text = (text + glue) * (4096 // max(1, len(text)) + 1)  # over the size that uses windows
+    for scrubber in SCRUBBERS.values():
+        assert scrubber._index is not None
+        assert scrubber.find(text) == _without_index(scrubber).find(text)
+
+
+def test_a_keyword_that_is_context_makes_its_rule_read_everything() -> None:
+    """The kernel key is named by "signature_scheme" elsewhere in the file: not near it."""
+    key = str(uuid.UUID(int=7))
+    text = json.dumps({"key": key, **{f"f{i}": "x" * 40 for i in range(200)},
+                       "signature_scheme": "hmac-sha256"})  # fmt: skip
+    assert len(text) > 4096 and key not in SCRUBBERS["full"].scrub(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("nvidia-cudnn-cu12 8.9.2.26", None),
+        ("torch==2.1.0.1 at 10.0.0.7", "torch==2.1.0.1 at <redacted:ip_address>"),
+        ("ping 8.8.4.4", "ping <redacted:ip_address>"),
+        ("git@github.com:org/repo.git", None),
+        ("mail alice@example.com: done", "mail <redacted:email>: done"),
+        ("attn = q@k.transpose(-2, -1)", None),
+        ("PWD=/root/work", None),
+        ("PWD=hunter2x", "PWD=<redacted:password>"),
+        ("Access-Control-Allow-Headers: Authorization, Content-Type", None),
+        ("card 4111 1111 1111 1111", "card <redacted:card_number>"),
+        ("card 4111 1111 1111 1112", None),  # fails Luhn's check
+        ("x[1::2] and fe80::1ff:fe23:4567:890a", "x[1::2] and <redacted:ip_address>"),
+        ("SENDGRID_API_KEY=SG." + "abcdefghij0123456789AB." + "abcdefghij0123456789" * 2 + "abc",
+         "SENDGRID_API_KEY=<redacted:sendgrid_key>"),
+    ],
+)  # fmt: skip
+def test_what_the_issue_named_is_told_apart(text: str, expected: str | None) -> None:
+    assert SCRUBBERS["redacted"].scrub(text) == (text if expected is None else expected)
+
+
+def test_a_lone_surrogate_in_a_long_text_falls_back_to_keyword_tests() -> None:
+    token = SecretMaker(5).github()
+    text = "\ud800 " + "filler line\n" * 600 + f"token {token}\n"
+    assert token not in SCRUBBERS["full"].scrub(text)
+    assert token not in SCRUBBERS["full"].scrub(f"\ud800 {token}")
+
+
+# -- properties of the personal-data rules -------------------------------------------------------------
+
+
+def _luhn_complete(body: str) -> str:
+    total = 0
+    for i, char in enumerate(reversed(body)):
+        d = int(char) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return body + str((10 - total % 10) % 10)
+
+
+@settings(max_examples=100, deadline=None)
+@given(body=st.text(alphabet=string.digits, min_size=14, max_size=14), grouped=st.booleans())
+def test_a_luhn_valid_card_is_taken_and_a_wrong_check_digit_is_not(
+    body: str, grouped: bool
+) -> None:
+    number = _luhn_complete("4" + body)
+    wrong = number[:-1] + str((int(number[-1]) + 1) % 10)
+
+    def shown(digits: str) -> str:
+        return " ".join(digits[i : i + 4] for i in range(0, 16, 4)) if grouped else digits
+
+    scrubber = SCRUBBERS["redacted"]
+    assert scrubber.scrub(f"card: {shown(number)}") == "card: <redacted:card_number>"
+    assert scrubber.find(f"card: {shown(wrong)}") == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    name=st.from_regex(r"[a-z][a-z0-9-]{2,20}", fullmatch=True),
+    parts=st.lists(st.integers(min_value=0, max_value=255), min_size=4, max_size=4),
+    gap=st.sampled_from([" ", "  ", " " * 12, "\t", "=="]),
+)
+def test_a_four_part_version_after_a_package_name_is_not_an_address(
+    name: str, parts: list[int], gap: str
+) -> None:
+    version = ".".join(map(str, parts))
+    for line in (f"{name}{gap}{version}", f"{name}-{version}-py3-none-any.whl"):
+        assert SCRUBBERS["redacted"].find(line) == [], line
+
+
+@settings(max_examples=100, deadline=None)
+@given(address=st.ip_addresses(v=6).filter(lambda a: a.is_global or a.is_private))
+def test_an_ipv6_address_is_taken(address) -> None:  # type: ignore[no-untyped-def]
+    text = f"inet6 {address}/64 scope global"
+    groups = [g for g in str(address).split(":") if g]
+    if len(groups) < 2 or (str(address).count(":") < 4 and all(len(g) < 4 for g in groups)):
+        return  # too short to tell from a slice (a[1::2]): left alone on purpose
+    assert SCRUBBERS["redacted"].scrub(text) == "inet6 <redacted:ip_address>/64 scope global"
+
+
+def test_every_match_holds_one_of_its_rules_keywords() -> None:
+    """What the keyword index relies on to read only near keywords (``near`` rules)."""
+    rules = SECRET_RULES + PERSONAL_RULES
+    for text in _LONG_PIECES:
+        folded = text.lower()
+        for rule in rules:
+            if not rule.near or not rule.keywords:
+                continue
+            subject = folded if rule.fold else text
+            for match in rule.pattern.finditer(subject):
+                start, end = max(0, match.start() - rule.back), match.end()
+                held = any(word in subject[start:end] for word in rule.keywords)
+                assert held, f"{rule.kind}: {subject[start:end]!r} holds none of {rule.keywords}"
