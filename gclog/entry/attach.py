@@ -13,6 +13,7 @@ import contextlib
 import os
 from pathlib import Path
 
+import psutil
 from rich.console import Console
 
 from gclog.config import Paths, Settings
@@ -20,6 +21,7 @@ from gclog.entry.sidecar import ReadyPipe
 from gclog.entry.views import attach_view
 from gclog.errors import ExitCode
 from gclog.jupyter.connect import Target, kernelspec_language, notebook_of, open_target
+from gclog.jupyter.server import notebook_of_kernel
 from gclog.jupyter.subscription import Subscription
 from gclog.observe.observation import CONNECT_TIMEOUT_S, DRAIN_S, POLL_MS, Observation, Stop
 from gclog.pipeline.recorder import Recorder
@@ -42,6 +44,7 @@ def attach(
     entry_point: EntryPoint = "attach",
     notebook: str | None = None,
     kernel_pid: int | None = None,
+    server: str | None = None,
 ) -> int:
     """Observe a kernel in the foreground until it ends or we are stopped; the exit code.
 
@@ -54,7 +57,7 @@ def attach(
         # The observer yields the CPU to the kernel and its front end: it needs ~1 ms per cell,
         # and its socket keeps what arrives while it waits.
         os.nice(OBSERVER_NICENESS)
-    notebook = notebook or notebook_of(target.process)
+    notebook = notebook or _notebook_from_server(server, target) or notebook_of(target.process)
     notebook_path = Path(notebook) if notebook else None
     observation = Observation(
         entry_point,
@@ -126,6 +129,16 @@ def _observe(
         stop = observation.pump(POLL_MS)
     observation.reason = stop.reason
     return stop
+
+
+def _notebook_from_server(server: str | None, target: Target) -> str | None:
+    """``--server URL``: ask the Jupyter server which notebook the kernel is for."""
+    if server is None or target.kernel_id is None:
+        return None
+    cwd = None
+    with contextlib.suppress(OSError, psutil.Error):
+        cwd = Path(target.process.cwd()) if target.process else None
+    return notebook_of_kernel(server, target.kernel_id, cwd)
 
 
 def _log(paths: Paths, session_id: str) -> Path:

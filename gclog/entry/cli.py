@@ -187,7 +187,12 @@ def _complete_kernels(ctx: click.Context, param: click.Parameter, incomplete: st
 @click.option(
     "--entry-point", type=click.Choice(["attach", "extension"]), default="attach", hidden=True
 )
-@click.option("--notebook", hidden=True)
+@click.option(
+    "--notebook",
+    type=click.Path(),
+    help="The notebook the kernel runs [default: from JPY_SESSION_NAME or --server].",
+)
+@click.option("--server", metavar="URL", help="Ask this Jupyter server which notebook it is.")
 @click.option("--kernel-pid", type=int, hidden=True)
 def attach(
     kernel: str | None,
@@ -198,6 +203,7 @@ def attach(
     disclose: bool,
     entry_point: str,
     notebook: str | None,
+    server: str | None,
     kernel_pid: int | None,
     sink_flags: dict[str, Any],
     **metrics: Any,
@@ -221,7 +227,7 @@ def attach(
         from gclog.entry.sidecar import start_in_background
 
         background = start_in_background(
-            target.connection_file, "attach", settings_env=settings.as_env()
+            target.connection_file, "attach", notebook=notebook, settings_env=settings.as_env()
         )
         if background.adopted:
             console.print(
@@ -248,7 +254,25 @@ def attach(
         entry_point="extension" if entry_point == "extension" else "attach",
         notebook=notebook,
         kernel_pid=kernel_pid,
+        server=server,
     )
+
+
+@cli.command()
+@click.argument("notebook", type=click.Path(path_type=Path, readable=False))
+@click.option(
+    "--id", "notebook_id", help="The notebook id [default: the one it has, or a new one]."
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write the stamped copy here."
+)
+def stamp(notebook: Path, notebook_id: str | None, output: Path | None) -> int:
+    """Stamp NOTEBOOK for publishing: every copy then records one notebook id, and its cells."""
+    from gclog.jupyter.stamp import stamp as stamping
+
+    key = stamping(notebook, notebook_id, output)
+    _stderr_console().print(f"gclog: stamped {output or notebook} as {key}", soft_wrap=True)
+    return 0
 
 
 @cli.command()

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from gclog import __version__
@@ -36,16 +35,14 @@ class Session:
         entry_point: EntryPoint,
         store: Store,
         identity: Identity,
-        notebook_path: Path | None = None,
+        notebook_id: str | None = None,
         record_filter: RecordFilter | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.entry_point = entry_point
         self.store = store
         self.identity = identity
-        self.notebook_id = (
-            identity.keyed_hash(str(notebook_path.resolve())) if notebook_path else None
-        )
+        self.notebook_id = notebook_id  # the notebook key (gclog/enrich/identities.py)
         self.record_filter = record_filter
         self.started = time.monotonic()
         self.cells: Counter[str] = Counter()
