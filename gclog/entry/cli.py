@@ -328,6 +328,54 @@ def report(session_id: str | None, last: bool, html_path: Path | None) -> int:
 
 
 @cli.command()
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option("--json", "as_json", is_flag=True, help="Print the answers as JSON.")
+@click.option(
+    "--html", "html_path", type=click.Path(path_type=Path), help="Also write a report page to FILE."
+)
+@click.option(
+    "--min-users",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Leave out groups of fewer users (k-anonymity).",
+)
+@click.option(
+    "--sql", "dialect", type=click.Choice(["athena"]), help="Print the queries for Athena instead."
+)
+@click.option("--table", default="gclog_events", show_default=True, help="Athena table (--sql).")
+@click.option("--endpoint-url", help="S3 endpoint for s3:// sources (a test server, a VPC one).")
+def analyze(
+    sources: tuple[str, ...],
+    as_json: bool,
+    html_path: Path | None,
+    min_users: int,
+    dialect: str | None,
+    table: str,
+    endpoint_url: str | None,
+) -> int:
+    """Answer per notebook and cell across everyone who ran it: reached, failed, edited, ends.
+
+    SOURCE: the local store (the default, or `store`), NDJSON files from `gclog export`,
+    directories of objects as Firehose delivers them to S3, or s3://BUCKET/PREFIX.
+    """
+    from gclog.read.analyze.command import run_analyze
+
+    return run_analyze(
+        list(sources),
+        Paths.from_env(),
+        as_json=as_json,
+        html_path=html_path,
+        min_users=min_users,
+        dialect=dialect,
+        table=table,
+        endpoint_url=endpoint_url,
+        out=_stdout_console(),
+        err=_stderr_console(),
+    )
+
+
+@cli.command()
 @click.option("--athena", is_flag=True, help="Print a CREATE EXTERNAL TABLE statement instead.")
 @click.option("--table", default="gclog_events", show_default=True, help="Athena table name.")
 @click.option(

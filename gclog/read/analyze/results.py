@@ -1,0 +1,123 @@
+"""Run the queries (sql.py) on DuckDB over the gathered files and shape the answers.
+
+The shape (``--json``) is documented in the README ("For the people who publish notebooks"):
+``{"notebooks": [{"notebook", "name", "sessions", "users", "cells": [...], "ends": [...], …}]}``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from gclog.errors import GclogError
+from gclog.read.analyze.columns import COLUMNS
+from gclog.read.analyze.sources import Files
+from gclog.read.analyze.sql import MACROS, UNIQUE, query
+
+DEFAULT_MIN_USERS = 5
+
+
+def connect(files: Files, threads: int | None = None) -> Any:
+    """A DuckDB database holding ``events``: the records of ``files``, one per event_id."""
+    import duckdb
+
+    con = duckdb.connect(":memory:", config={"autoload_known_extensions": False})
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    for macro in MACROS:
+        con.execute(macro)
+    columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in COLUMNS.items()) + "}"
+    reads = [
+        f"SELECT * FROM read_json({[str(p) for p in paths]!r}, format = 'auto', "
+        f"compression = '{compression}', ignore_errors = true, columns = {columns})"
+        for paths, compression in ((files.plain, "none"), (files.gzip, "gzip"))
+        if paths
+    ]
+    empty = "SELECT " + ", ".join(f"NULL::{kind} AS {name}" for name, kind in COLUMNS.items())
+    try:
+        con.execute(f"CREATE TEMP VIEW raw AS {' UNION ALL '.join(reads) or empty + ' LIMIT 0'}")
+        con.execute(f"CREATE TEMP TABLE events AS {UNIQUE}")
+    except duckdb.Error as exc:
+        raise GclogError(f"cannot read the records: {str(exc).splitlines()[0]}") from None
+    return con
+
+
+def rows(con: Any, name: str, min_users: int) -> list[dict[str, Any]]:
+    cursor = con.execute(query(name, min_users))
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _num(value: Any, digits: int = 6) -> Any:
+    return round(float(value), digits) if value is not None else None
+
+
+def analyze(con: Any, min_users: int = DEFAULT_MIN_USERS) -> dict[str, Any]:
+    """Every answer, grouped per notebook; groups of fewer than ``min_users`` users left out."""
+    by_notebook: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for name in ("cells", "errors", "ends", "environment"):
+        for row in rows(con, name, min_users):
+            by_notebook[row["notebook"]][name].append(row)
+    notebooks = []
+    for nb in rows(con, "notebooks", min_users):
+        parts = by_notebook[nb["notebook"]]
+        errors: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for e in parts["errors"]:
+            errors[e["cell"]].append(
+                {"ename": e["ename"], "signature": e["signature"], "sessions": e["sessions"]}
+            )
+        notebooks.append(
+            {
+                "notebook": nb["notebook"],
+                "name": nb["name"],
+                "sessions": nb["sessions"],
+                "users": nb["users"],
+                "added_executions": nb["added_executions"] or 0,
+                "rss_peak_bytes": {
+                    "p50": _num(nb["rss_peak_p50"], 0),
+                    "p95": _num(nb["rss_peak_p95"], 0),
+                },
+                "cells": [
+                    {
+                        "cell": c["cell"],
+                        "index": c["cell_index"],
+                        "reached": c["reached"],
+                        "reached_share": _num(c["reached_share"]),
+                        "users": c["users"],
+                        "executions": c["executions"],
+                        "reruns": c["reruns"],
+                        "failed_sessions": c["failed_sessions"],
+                        "failure_share": _num(c["failure_share"]),
+                        "errors": errors.get(c["cell"], []),
+                        "duration_s": {
+                            "p50": _num(c["duration_p50"]),
+                            "p90": _num(c["duration_p90"]),
+                        },
+                        "edited_share": _num(c["edited_share"]),
+                        "wait_before_s": {"p50": _num(c["wait_p50"])},
+                    }
+                    for c in parts["cells"]
+                ],
+                "ends": [
+                    {
+                        "cell": e["cell"],
+                        "index": e["cell_index"],
+                        "reason": e["reason"],
+                        "sessions": e["sessions"],
+                    }
+                    for e in parts["ends"]
+                ],
+                "failures_by_environment": [
+                    {
+                        "cell": f["cell"],
+                        "index": f["cell_index"],
+                        "facet": f["facet"],
+                        "value": f["facet_value"],
+                        "sessions": f["sessions"],
+                        "failed_sessions": f["failed_sessions"],
+                    }
+                    for f in parts["environment"]
+                ],
+            }
+        )
+    return {"min_users": min_users, "notebooks": notebooks}
