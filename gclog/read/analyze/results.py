@@ -28,10 +28,10 @@ def connect(files: Files, threads: int | None = None) -> Any:
         con.execute(macro)
     columns = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in COLUMNS.items()) + "}"
     reads = [
-        f"SELECT * FROM read_json({[str(p) for p in paths]!r}, format = 'auto', "
-        f"compression = '{compression}', ignore_errors = true, columns = {columns})"
-        for paths, compression in ((files.plain, "none"), (files.gzip, "gzip"))
-        if paths
+        f"SELECT * FROM read_json({[str(p) for p in paths]!r}, format = '{layout}', "
+        f"compression = '{compression}', columns = {columns}"
+        + (", ignore_errors = true)" if layout == "newline_delimited" else ")")
+        for (layout, compression), paths in sorted(files.groups.items())
     ]
     empty = "SELECT " + ", ".join(f"NULL::{kind} AS {name}" for name, kind in COLUMNS.items())
     try:
@@ -45,11 +45,15 @@ def connect(files: Files, threads: int | None = None) -> Any:
 def rows(con: Any, name: str, min_users: int) -> list[dict[str, Any]]:
     cursor = con.execute(query(name, min_users))
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _num(value: Any, digits: int = 6) -> Any:
     return round(float(value), digits) if value is not None else None
+
+
+def _bytes(value: Any) -> int | None:
+    return round(float(value)) if value is not None else None
 
 
 def analyze(con: Any, min_users: int = DEFAULT_MIN_USERS) -> dict[str, Any]:

@@ -9,6 +9,8 @@ first use, which fails offline, so neither is used: the store is written out thr
 from __future__ import annotations
 
 import contextlib
+import gzip
+import json
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,20 +24,37 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 @dataclass
 class Files:
-    """The files to read, by compression, and what they came from (for the summary line)."""
+    """The files to read, by (layout, compression), and what they came from (for the summary).
 
-    plain: list[Path] = field(default_factory=list)
-    gzip: list[Path] = field(default_factory=list)
+    Layout is ``newline_delimited`` (gclog's own: a torn line is skipped) or ``auto`` (objects
+    concatenated without newlines, as other producers send them to Firehose).
+    """
+
+    groups: dict[tuple[str, str], list[Path]] = field(default_factory=dict)
     described: list[str] = field(default_factory=list)
 
     def add(self, path: Path) -> None:
         try:
             with open(path, "rb") as handle:
-                head = handle.read(2)
-        except OSError as exc:
-            raise GclogError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        if head:  # an empty object has no records
-            (self.gzip if head == GZIP_MAGIC else self.plain).append(path)
+                gzipped = handle.read(2) == GZIP_MAGIC
+                handle.seek(0)
+                opened = gzip.open(handle) if gzipped else handle
+                first = opened.readline(1 << 20)
+        except (OSError, EOFError) as exc:
+            raise GclogError(
+                f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})"
+            ) from None
+        if not first.strip():  # an empty object has no records
+            return
+        layout = "newline_delimited" if _one_object(first) else "auto"
+        self.groups.setdefault((layout, "gzip" if gzipped else "none"), []).append(path)
+
+
+def _one_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 @contextlib.contextmanager

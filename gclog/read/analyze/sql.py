@@ -32,7 +32,7 @@ SIGNATURE = """
 CASE WHEN error.evalue IS NULL OR error.evalue = '' THEN coalesce(error.ename, 'error')
 ELSE coalesce(error.ename, 'error') || ': ' || substr(
   regexp_replace(regexp_replace(regexp_replace(
-    error.evalue, '0x[0-9a-fA-F]+', '0x?', 'g'), '[0-9]+', 'N', 'g'), '[ \\t\\r\\n]+', ' ', 'g'),
+    error.evalue, '0x[0-9a-fA-F]+', '<hex>', 'g'), '[0-9]+', 'N', 'g'), '[ \\t\\r\\n]+', ' ', 'g'),
   1, 120)
 END
 """
