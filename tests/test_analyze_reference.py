@@ -194,8 +194,8 @@ def reference(records: list[dict[str, Any]], k: int) -> dict[str, Any]:
                     1 for r in cells if r["notebook_id"] == nb and r.get("cell_match") == "added"
                 ),
                 "rss_peak_bytes": {
-                    "p50": quantile(list(peaks.values()), 0.5),
-                    "p95": quantile(list(peaks.values()), 0.95),
+                    q: None if (v := quantile(list(peaks.values()), f)) is None else round(v)
+                    for q, f in (("p50", 0.5), ("p95", 0.95))
                 },
                 "cells": sorted(cell_rows, key=lambda c: (c["index"], c["cell"])),
                 "ends": sorted(

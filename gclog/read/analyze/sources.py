@@ -37,8 +37,7 @@ class Files:
         try:
             with open(path, "rb") as handle:
                 gzipped = handle.read(2) == GZIP_MAGIC
-                handle.seek(0)
-                opened = gzip.open(handle) if gzipped else handle
+            with gzip.open(path) if gzipped else open(path, "rb") as opened:
                 first = opened.readline(1 << 20)
         except (OSError, EOFError) as exc:
             raise GclogError(
