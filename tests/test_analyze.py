@@ -231,3 +231,29 @@ def test_html_fleet_report_renders_offline_in_chromium(env: Env) -> None:
     assert seen.counts["funnel bars"] == 4  # the four cells of nb-tutorial
     assert seen.counts["bars"] >= 4
     assert seen.console_errors == [] and seen.network == []
+
+
+def _shape(value: Any) -> Any:
+    """The keys of a JSON value, recursively (a list: the shape of its first item)."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(value[0])] if value else []
+    return None
+
+
+def test_the_readme_shows_the_json_shape_analyze_prints(env: Env) -> None:
+    from helpers import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## For the people who publish notebooks", 1)[1].split("\n## ", 1)[0]
+    documented = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    answers = analyze_json(
+        env, str(write_ndjson(env.root / "e.ndjson", planted())), "--min-users", "1"
+    )
+    nb = answers["notebooks"][0]
+    nb["cells"] = [c for c in nb["cells"] if c["errors"]]  # one with every part filled in
+    assert _shape(answers) == _shape(documented)
+    for command in ("gclog stamp", "gclog analyze --sql athena", "gclog schema --athena"):
+        assert command in section
+    assert 'c.InteractiveShellApp.extensions = ["gclog"]' in section
