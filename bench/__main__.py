@@ -11,6 +11,7 @@ SUITES = {
     "sampler_cost": "bench.sampler_cost",
     "shipping": "bench.shipping",
     "scrubber": "bench.scrubber",
+    "analyze": "bench.analyze",
 }
 
 

@@ -78,8 +78,8 @@ def analyze(con: Any, min_users: int = DEFAULT_MIN_USERS) -> dict[str, Any]:
                 "users": nb["users"],
                 "added_executions": nb["added_executions"] or 0,
                 "rss_peak_bytes": {
-                    "p50": _num(nb["rss_peak_p50"], 0),
-                    "p95": _num(nb["rss_peak_p95"], 0),
+                    "p50": _bytes(nb["rss_peak_p50"]),
+                    "p95": _bytes(nb["rss_peak_p95"]),
                 },
                 "cells": [
                     {
