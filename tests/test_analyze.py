@@ -257,3 +257,13 @@ def test_the_readme_shows_the_json_shape_analyze_prints(env: Env) -> None:
     for command in ("gclog stamp", "gclog analyze --sql athena", "gclog schema --athena"):
         assert command in section
     assert 'c.InteractiveShellApp.extensions = ["gclog"]' in section
+
+
+def test_sources_without_records_say_so(env: Env) -> None:
+    empty = env.root / "empty"
+    empty.mkdir()
+    (empty / "nothing").write_bytes(b"")
+    result = env.gclog("analyze", str(empty))
+    assert result.returncode == 0, result.stderr
+    assert "No notebook has 5 or more users" in result.stdout
+    assert analyze_json(env, str(empty)) == {"min_users": 5, "notebooks": []}

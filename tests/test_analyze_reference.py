@@ -184,9 +184,35 @@ def reference(records: list[dict[str, Any]], k: int) -> dict[str, Any]:
             )
             end_groups[group].add(sid)
             end_users[group].add(user)
+        env_runs: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        for r in runs:
+            if r["notebook_id"] != nb:
+                continue
+            facets = (starts.get(r["session_id"]) or {}).get("facets") or {}
+            for facet in ("kernel", "accelerator", "frameworks"):
+                env_runs[(r["cell_key"], facet, facets.get(facet) or "unknown")].append(r)
+        environment = sorted(
+            (
+                {
+                    "cell": key,
+                    "index": min(r["cell_index"] for r in its),
+                    "facet": facet,
+                    "value": value,
+                    "sessions": len({r["session_id"] for r in its}),
+                    "failed_sessions": len(
+                        {r["session_id"] for r in its if r["status"] == "error"}
+                    ),
+                }
+                for (key, facet, value), its in env_runs.items()
+                if any(r["status"] == "error" for r in its)
+                and len({r["user_id"] for r in its}) >= k
+            ),
+            key=json.dumps,
+        )
         notebooks.append(
             {
                 "notebook": nb,
+                "failures_by_environment": environment,
                 "name": max(names) if names else None,
                 "sessions": len(members),
                 "users": len(users),
@@ -213,7 +239,7 @@ def reference(records: list[dict[str, Any]], k: int) -> dict[str, Any]:
 
 def comparable(answers: dict[str, Any]) -> dict[str, Any]:
     for nb in answers["notebooks"]:
-        nb.pop("failures_by_environment", None)
+        nb["failures_by_environment"] = sorted(nb["failures_by_environment"], key=json.dumps)
         nb["ends"] = sorted(nb["ends"], key=json.dumps)
     answers.pop("min_users", None)
     return answers

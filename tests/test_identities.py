@@ -236,3 +236,26 @@ def test_the_jupyter_server_names_the_notebook_of_a_kernel(env: Env) -> None:
         server.api("DELETE", f"/api/sessions/{session['id']}")
     finally:
         server.stop()
+
+
+def test_the_notebook_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    from gclog.enrich.cells import NotebookFile
+
+    path = write_notebook(tmp_path / "t.ipynb", *CELLS)
+    nb = nbformat.read(path, as_version=4)
+    tracked = NotebookFile(path, Baseline.of(nb), nb)
+    assert tracked.match("import os; os.listdir('.')") == {
+        "cell_key": None,
+        "cell_index": None,
+        "cell_match": "added",
+    }
+    nb.cells.append(nbformat.v4.new_code_cell("import os; os.listdir('.')"))  # the person adds a cell, saves
+    nbformat.write(nb, path)
+    assert tracked.match("import os; os.listdir('.')") == {
+        "cell_key": nb.cells[-1].id,
+        "cell_index": None,
+        "cell_match": "added",
+    }
+    path.write_text('{"cells": [')  # half-written by an editor: the last good read stays
+    assert tracked.match("import os; os.listdir('.')")["cell_key"] == nb.cells[-1].id
+    assert tracked.match(CELLS[0])["cell_match"] == "distributed"

@@ -15,6 +15,9 @@ from gclog.read.analyze.sources import Files
 from gclog.read.analyze.sql import MACROS, UNIQUE, query
 
 DEFAULT_MIN_USERS = 5
+# DuckDB spills to disk beyond this (into the sources' scratch directory): a million records stay
+# under 1 GB of peak memory (BENCHMARKS.md), where DuckDB's default (80% of RAM) took 1.3 GB.
+MEMORY_LIMIT = "512MB"
 
 
 def connect(files: Files, threads: int | None = None) -> Any:
@@ -22,6 +25,10 @@ def connect(files: Files, threads: int | None = None) -> Any:
     import duckdb
 
     con = duckdb.connect(":memory:", config={"autoload_known_extensions": False})
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET preserve_insertion_order = false")  # every query orders its own rows
+    if files.scratch is not None:
+        con.execute(f"SET temp_directory = '{files.scratch}'")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     for macro in MACROS:

@@ -32,6 +32,7 @@ class Files:
 
     groups: dict[tuple[str, str], list[Path]] = field(default_factory=dict)
     described: list[str] = field(default_factory=list)
+    scratch: Path | None = None  # where DuckDB may spill
 
     def add(self, path: Path) -> None:
         try:
@@ -60,7 +61,7 @@ def _one_object(line: bytes) -> bool:
 def gather(sources: Sequence[str], store: Path, endpoint_url: str | None = None) -> Iterator[Files]:
     """The files behind ``sources`` (none: the local store); temporary ones go afterwards."""
     with tempfile.TemporaryDirectory(prefix="gclog-analyze-") as scratch:
-        files = Files()
+        files = Files(scratch=Path(scratch) / "spill")
         for n, source in enumerate(sources or ["store"]):
             where = Path(scratch) / str(n)
             if source == "store":
