@@ -249,7 +249,8 @@ def test_the_notebook_file_is_read_again_when_it_changes(tmp_path: Path) -> None
         "cell_index": None,
         "cell_match": "added",
     }
-    nb.cells.append(nbformat.v4.new_code_cell("import os; os.listdir('.')"))  # the person adds a cell, saves
+    # the person adds a cell, and saves
+    nb.cells.append(nbformat.v4.new_code_cell("import os; os.listdir('.')"))
     nbformat.write(nb, path)
     assert tracked.match("import os; os.listdir('.')") == {
         "cell_key": nb.cells[-1].id,
