@@ -12,6 +12,7 @@ SUITES = {
     "shipping": "bench.shipping",
     "scrubber": "bench.scrubber",
     "reliability": "bench.reliability",
+    "analyze": "bench.analyze",
 }
 
 

@@ -118,6 +118,12 @@ class Settings:
         "Environment variables session_start may record; hash:NAME records a keyed hash.",
         parse_env_facts,
     )
+    fleet_key: str | None = setting(
+        None,
+        "A secret the publisher shares with every install of a fleet: ids meant to join across "
+        "installs (notebook paths, hash: variables) are keyed hashes under it.",
+        _optional_text,
+    )
     frameworks: tuple[str, ...] = setting(
         parse_frameworks(",".join(DEFAULT_FRAMEWORKS)),
         "Distributions whose versions in the kernel's environment session_start records.",

@@ -3,6 +3,11 @@
 Both are made on first use and kept in ``identity.json`` (owner-only permissions) in the config
 directory. The key never leaves the machine; identifiers such as notebook paths are recorded only as
 HMAC-SHA256 under it, so they cannot be reversed or matched against a public salt.
+
+Identifiers meant to join across a fleet of installs (a notebook's path, a platform's notebook id)
+use :meth:`Identity.joinable_hash`: under the operator's *fleet key* when one is set (setting
+``fleet_key``; every install of the fleet then hashes alike), else under the install's own key.
+The threat model is in docs/DESIGN.md ("Identities").
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import json
 import os
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gclog.errors import GclogError
@@ -23,11 +28,18 @@ from gclog.errors import GclogError
 class Identity:
     install_id: str
     key: bytes
+    fleet_key: bytes | None = None  # shared by the installs of one fleet; never written to disk
 
     def keyed_hash(self, value: str) -> str:
-        return hmac.new(
-            self.key, value.encode("utf-8", "surrogatepass"), hashlib.sha256
-        ).hexdigest()
+        """Under this install's key: the same value hashes differently on every install."""
+        return _hmac(self.key, value)
+
+    def joinable_hash(self, value: str) -> str:
+        """Under the fleet key when there is one, so the installs of a fleet can be joined."""
+        return _hmac(self.fleet_key or self.key, value)
+
+    def with_fleet_key(self, fleet_key: str | None) -> Identity:
+        return replace(self, fleet_key=fleet_key.encode("utf-8") if fleet_key else None)
 
     @classmethod
     def load_or_create(cls, path: Path) -> Identity:
@@ -61,3 +73,7 @@ class Identity:
             raise GclogError(
                 f"identity file {path} is damaged; delete it to make a new one"
             ) from None
+
+
+def _hmac(key: bytes, value: str) -> str:
+    return hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()

@@ -41,7 +41,12 @@ class Envelope(TypedDict):
     seq: Annotated[int, "1, 2, 3… within the session, so gaps are visible downstream"]
     source: Annotated[EntryPoint, "Which entry point made the record"]
     user_id: Annotated[str, "Anonymous install id (a random UUID made on first use)"]
-    notebook_id: Annotated[str | None, "Keyed hash (HMAC-SHA256) of the notebook's path"]
+    notebook_id: Annotated[
+        str | None,
+        "The notebook key, the same on every install for copies of one notebook: the id its "
+        "publisher stamped (gclog stamp), else fp-… (a fingerprint of its code cells as first "
+        "seen), else path-… (a keyed hash of an unreadable notebook's path); never the path",
+    ]
     gclog_version: Annotated[str, "Version of gclog that made the record"]
     truncated_fields: NotRequired[
         Annotated[
@@ -72,6 +77,23 @@ class NotebookInfo(TypedDict):
         str | None, "File name of the notebook (no directories); absent at privacy metadata"
     ]
     code_cells: Annotated[int | None, "Number of code cells in the notebook, when it is known"]
+    key_source: NotRequired[
+        Annotated[str | None, "Where notebook_id came from: stamp, fingerprint or path"]
+    ]
+    path_id: NotRequired[
+        Annotated[
+            str | None,
+            "Keyed hash (hmac-sha256:…) of the notebook's path, under the fleet key if one is set",
+        ]
+    ]
+    visit: NotRequired[
+        Annotated[
+            int | None, "This install's sessions on this notebook key so far, this one included"
+        ]
+    ]
+    previous_session_id: NotRequired[
+        Annotated[str | None, "This install's previous session on this notebook key"]
+    ]
 
 
 class HostInfo(TypedDict):
@@ -107,6 +129,12 @@ class EnvironmentInfo(TypedDict):
     ]
 
 
+class Facets(TypedDict):
+    kernel: Annotated[str, "Kernel name and language version, e.g. python3 / python 3.12.3"]
+    accelerator: Annotated[str, "Accelerator sources on (ipu, nvidia), or none"]
+    frameworks: Annotated[str, "Installed frameworks with versions, e.g. torch 2.4.0, or none"]
+
+
 class SessionStart(Envelope):
     kernel: KernelInfo
     notebook: NotebookInfo
@@ -119,6 +147,9 @@ class SessionStart(Envelope):
         "Versions installed in the kernel's environment (setting frameworks); null: not installed",
     ]
     frameworks_note: Annotated[str | None, "Why the framework versions are unknown, if they are"]
+    facets: NotRequired[
+        Annotated[Facets, "The environment in three strings, to break failures down by"]
+    ]
 
 
 class ImageSummary(TypedDict):
@@ -185,6 +216,27 @@ class CellResources(TypedDict):
 class Cell(Envelope):
     index: Annotated[int | None, "Position among the notebook's cells (0-based), when known"]
     cell_id: Annotated[str | None, "The notebook cell's id (nbformat 4.5+), when known"]
+    cell_key: NotRequired[
+        Annotated[
+            str | None,
+            "Which cell of the notebook as distributed this was: its nbformat id (#i without one); "
+            "for an added cell its own id, or null",
+        ]
+    ]
+    cell_index: NotRequired[
+        Annotated[
+            int | None,
+            "Position of that cell among the distributed notebook's code cells (0-based); null "
+            "for an added cell",
+        ]
+    ]
+    cell_match: NotRequired[
+        Annotated[
+            Literal["distributed", "edited", "added"] | None,
+            "The code was the cell as distributed, an edited version of it, or a cell the person "
+            "added; null: no notebook known",
+        ]
+    ]
     msg_id: Annotated[str, "msg_id of the execute_request"]
     execution_count: Annotated[int | None, "The kernel's execution counter for the cell"]
     status: CellStatus

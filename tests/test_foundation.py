@@ -152,7 +152,7 @@ def test_session_envelope_and_retry_when_the_store_refuses(
         "run",
         store,
         identity,
-        notebook_path=tmp_path / "n.ipynb",
+        notebook_id="nb-tour",
         record_filter=PrivacyFilter("full"),
     )
     session.start(kernel={}, notebook={}, host={}, privacy="redacted")
@@ -165,7 +165,7 @@ def test_session_envelope_and_retry_when_the_store_refuses(
     assert "keeping them in memory" in capsys.readouterr().err
     records = list(store.records(session.id))
     assert [r["seq"] for r in records] == [1, 2, 3, 4]
-    assert records[0]["notebook_id"] == identity.keyed_hash(str((tmp_path / "n.ipynb").resolve()))
+    assert records[0]["notebook_id"] == "nb-tour"
     assert {r["user_id"] for r in records} == {identity.install_id}
     assert records[-1]["cells"]["error"] == 1 and records[-1]["time_to_first_error_s"] > 0
 

@@ -56,9 +56,19 @@ def test_run_records_every_cell_and_writes_the_executed_notebook(env: Env) -> No
         assert record["event_time"].endswith("Z")
     start = records[0]
     assert start["kernel"]["name"] == "python3" and start["kernel"]["language"] == "python"
-    assert start["notebook"] == {"name": "tour.ipynb", "code_cells": 4}
+    notebook = start["notebook"]
+    assert {k: notebook[k] for k in ("name", "code_cells", "key_source", "visit")} == {
+        "name": "tour.ipynb",
+        "code_cells": 4,
+        "key_source": "fingerprint",
+        "visit": 1,
+    }
+    assert start["notebook_id"].startswith("fp-") and notebook["path_id"].startswith("hmac-")
     cells = by_type(records, "cell")
     assert [c["index"] for c in cells] == [1, 2, 3, 4]
+    assert [(c["cell_index"], c["cell_match"]) for c in cells] == [
+        (i, "distributed") for i in range(4)
+    ]
     assert [c["status"] for c in cells] == ["ok"] * 4
     assert cells[0]["code"] == "print('hello')"
     assert cells[0]["output"]["stdout"] == "hello\n"

@@ -14,13 +14,14 @@ from pathlib import Path
 import nbformat
 
 
-def _normal(code: str) -> str:
+def normal(code: str) -> str:
+    """Code as compared: stripped, and each line without trailing whitespace."""
     return "\n".join(line.rstrip() for line in code.strip().splitlines())
 
 
 class SavedCells:
     def __init__(self, sources: Iterable[str]) -> None:
-        self._sources = frozenset(_normal(s) for s in sources)
+        self._sources = frozenset(normal(s) for s in sources)
 
     @classmethod
     def from_notebook(cls, nb: nbformat.NotebookNode) -> SavedCells:
@@ -38,4 +39,4 @@ class SavedCells:
     def modified(self, code: str | None) -> bool | None:
         if code is None:
             return None
-        return _normal(code) not in self._sources
+        return normal(code) not in self._sources

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import psutil
 from rich.console import Console
 
 from gclog.config import Paths, Settings
@@ -29,6 +30,7 @@ from gclog.jupyter.connect import (
     notebook_of,
     open_target,
 )
+from gclog.jupyter.server import notebook_of_kernel
 from gclog.jupyter.subscription import Subscription
 from gclog.observe.observation import CONNECT_TIMEOUT_S, DRAIN_S, POLL_MS, Observation, Stop
 from gclog.pipeline.recorder import Recorder
@@ -50,6 +52,7 @@ def attach(
     kernel_pid: int | None = None,
     prelude: Prelude | None = None,
     loading_cell: dict[str, Any] | None = None,
+    server: str | None = None,
 ) -> int:
     """Observe a kernel in the foreground until it ends or we are stopped; the exit code.
 
@@ -62,7 +65,7 @@ def attach(
         # The observer yields the CPU to the kernel and its front end: it needs ~1 ms per cell,
         # and its socket keeps what arrives while it waits.
         os.nice(OBSERVER_NICENESS)
-    notebook = notebook or notebook_of(target.process)
+    notebook = notebook or _notebook_from_server(server, target) or notebook_of(target.process)
     notebook_path = Path(notebook) if notebook else None
     observation = Observation(
         entry_point,
@@ -145,3 +148,13 @@ def _observe(
         stop = observation.pump(POLL_MS)
     observation.reason = stop.reason
     return stop
+
+
+def _notebook_from_server(server: str | None, target: Target) -> str | None:
+    """``--server URL``: ask the Jupyter server which notebook the kernel is for."""
+    if server is None or target.kernel_id is None:
+        return None
+    cwd = None
+    with contextlib.suppress(OSError, psutil.Error):
+        cwd = Path(target.process.cwd()) if target.process else None
+    return notebook_of_kernel(server, target.kernel_id, cwd)

@@ -214,11 +214,19 @@ def _complete_kernels(ctx: click.Context, param: click.Parameter, incomplete: st
 @click.option("--privacy", type=click.Choice(PRIVACY_LEVELS), help="Privacy level of the records.")
 @metric_options
 @sink_options
+@click.option(
+    "--notebook",
+    type=click.Path(),
+    help="The notebook the kernel runs [default: from JPY_SESSION_NAME or --server].",
+)
+@click.option("--server", metavar="URL", help="Ask this Jupyter server which notebook it is.")
 def attach(
     kernel: str | None,
     existing: bool,
     detach: bool,
     privacy: str | None,
+    notebook: str | None,
+    server: str | None,
     sink_flags: dict[str, Any],
     **metrics: Any,
 ) -> int:
@@ -241,7 +249,11 @@ def attach(
         from gclog.entry.sidecar import start_in_background
 
         background = start_in_background(
-            target.connection_file, "attach", settings_env=settings.as_env()
+            target.connection_file,
+            "attach",
+            notebook=notebook,
+            server=server,
+            settings_env=settings.as_env(),
         )
         if background.adopted:
             console.print(
@@ -263,7 +275,26 @@ def attach(
         settings=settings,
         paths=paths,
         console=console,
+        notebook=notebook,
+        server=server,
     )
+
+
+@cli.command()
+@click.argument("notebook", type=click.Path(path_type=Path, readable=False))
+@click.option(
+    "--id", "notebook_id", help="The notebook id [default: the one it has, or a new one]."
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="Write the stamped copy here."
+)
+def stamp(notebook: Path, notebook_id: str | None, output: Path | None) -> int:
+    """Stamp NOTEBOOK for publishing: every copy then records one notebook id, and its cells."""
+    from gclog.jupyter.stamp import stamp as stamping
+
+    key = stamping(notebook, notebook_id, output)
+    _stderr_console().print(f"gclog: stamped {output or notebook} as {key}", soft_wrap=True)
+    return 0
 
 
 @cli.command()
@@ -328,6 +359,54 @@ def report(session_id: str | None, last: bool, html_path: Path | None) -> int:
         _stderr_console().print(f"gclog: wrote {html_path}", soft_wrap=True)
     terminal.render(session, _stdout_console())
     return 0
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option("--json", "as_json", is_flag=True, help="Print the answers as JSON.")
+@click.option(
+    "--html", "html_path", type=click.Path(path_type=Path), help="Also write a report page to FILE."
+)
+@click.option(
+    "--min-users",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Leave out groups of fewer users (k-anonymity).",
+)
+@click.option(
+    "--sql", "dialect", type=click.Choice(["athena"]), help="Print the queries for Athena instead."
+)
+@click.option("--table", default="gclog_events", show_default=True, help="Athena table (--sql).")
+@click.option("--endpoint-url", help="S3 endpoint for s3:// sources (a test server, a VPC one).")
+def analyze(
+    sources: tuple[str, ...],
+    as_json: bool,
+    html_path: Path | None,
+    min_users: int,
+    dialect: str | None,
+    table: str,
+    endpoint_url: str | None,
+) -> int:
+    """Answer per notebook and cell across everyone who ran it: reached, failed, edited, ends.
+
+    SOURCE: the local store (the default, or `store`), NDJSON files from `gclog export`,
+    directories of objects as Firehose delivers them to S3, or s3://BUCKET/PREFIX.
+    """
+    from gclog.read.analyze.command import run_analyze
+
+    return run_analyze(
+        list(sources),
+        Paths.from_env(),
+        as_json=as_json,
+        html_path=html_path,
+        min_users=min_users,
+        dialect=dialect,
+        table=table,
+        endpoint_url=endpoint_url,
+        out=_stdout_console(),
+        err=_stderr_console(),
+    )
 
 
 @cli.command()

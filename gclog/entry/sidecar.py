@@ -47,6 +47,7 @@ def start_in_background(
     entry_point: str,
     *,
     notebook: str | None = None,
+    server: str | None = None,
     kernel_pid: int | None = None,
     disclose: bool = False,
     loading_cell: str | None = None,
@@ -61,6 +62,8 @@ def start_in_background(
     argv += ["--entry-point", entry_point]
     if notebook:
         argv += ["--notebook", notebook]
+    if server:
+        argv += ["--server", server]
     if kernel_pid:
         argv += ["--kernel-pid", str(kernel_pid)]
     if disclose:

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("connection_file", type=Path)
     parser.add_argument("--entry-point", choices=["attach", "extension"], default="attach")
     parser.add_argument("--notebook")
+    parser.add_argument("--server")
     parser.add_argument("--kernel-pid", type=int)
     parser.add_argument("--disclose", action="store_true")
     parser.add_argument("--loading-cell")
@@ -77,6 +78,7 @@ def _observe(args: Any, settings: Settings, paths: Paths, prelude: Prelude) -> i
         console=Console(stderr=True, highlight=False),
         entry_point="extension" if args.entry_point == "extension" else "attach",
         notebook=args.notebook,
+        server=args.server,
         kernel_pid=args.kernel_pid,
         prelude=prelude,
         loading_cell=json.loads(args.loading_cell) if args.loading_cell else None,

@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from gclog.config import Paths, Settings
+from gclog.enrich.facets import facets
 from gclog.enrich.fields import SessionFields, cell_fields, host_info, kernel_facts, session_fields
+from gclog.enrich.identities import track
 from gclog.enrich.saved_cells import SavedCells
 from gclog.identity import Identity
 from gclog.pipeline.session import Session
@@ -67,16 +69,20 @@ class Recorder:
         )
         self.identity = (
             ephemeral_identity() if self.off else Identity.load_or_create(paths.identity)
-        )
+        ).with_fleet_key(settings.fleet_key)
         self.privacy = PrivacyFilter(settings.privacy)
         self.session = Session(
             entry_point,
             self.store,
             self.identity,
-            notebook_path=notebook_path,
             record_filter=self.privacy,
             session_id=session_id,
         )
+        # The notebook key, the visit, and which cell each execution was (enrich/identities.py).
+        self.notebook = track(
+            notebook_path, self.identity, self.session.id, None if self.off else paths.state_dir
+        )
+        self.session.notebook_id = self.notebook.key
         if saved_cells is None and notebook_path is not None:
             saved_cells = SavedCells.from_path(notebook_path)
         self.saved_cells = saved_cells  # the notebook as saved, for code_modified
@@ -139,12 +145,17 @@ class Recorder:
         self.metrics = SamplerPool(
             PoolSettings.from_settings(self.settings), Context(kernel_pid=kernel_pid), warn=warn
         )
+        kernel = kernel_facts(kernel_name, kernel_info)
+        metrics = self.metrics.start()
+        if notebook.get("code_cells") is None:
+            notebook = {**notebook, "code_cells": self.notebook.code_cells}
         record = self.session.start(
-            kernel=kernel_facts(kernel_name, kernel_info),
-            notebook=notebook,
+            kernel=kernel,
+            notebook={**notebook, **self.notebook.info()},
             host=host_info(),
             privacy=self.settings.privacy,
-            metrics=self.metrics.start(),
+            metrics=metrics,
+            facets=facets(kernel, metrics, seed.fields["frameworks"]),
             **seed.fields,
         )
         entry = self.entry
@@ -173,6 +184,7 @@ class Recorder:
         fields = {
             **observed,
             **cell_fields(observed.get("code"), outputs, self.saved_cells, self.session.started),
+            **self.notebook.match(observed.get("code"), observed.get("cell_id")),
         }
         resources = self.metrics.cell_finished(key) if self.metrics else None
         if resources is not None:

@@ -28,7 +28,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from gclog import __version__
@@ -56,7 +55,7 @@ class Session:
         identity: Identity,
         *,
         record_filter: RecordFilter,  # the privacy filter: no record reaches the store without it
-        notebook_path: Path | None = None,
+        notebook_id: str | None = None,  # the notebook key (gclog/enrich/identities.py)
         capacity: int = CAPACITY,
         session_id: str | None = None,  # chosen earlier (a sidecar says it before it records)
     ) -> None:
@@ -64,9 +63,7 @@ class Session:
         self.entry_point = entry_point
         self.store = store
         self.identity = identity
-        self.notebook_id = (
-            identity.keyed_hash(str(notebook_path.resolve())) if notebook_path else None
-        )
+        self.notebook_id = notebook_id  # the notebook key (gclog/enrich/identities.py)
         self.record_filter = record_filter
         self.capacity = capacity
         self.started = time.monotonic()

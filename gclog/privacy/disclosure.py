@@ -17,7 +17,7 @@ from pathlib import Path
 from gclog.config import Paths, Settings
 from gclog.privacy.optout import opt_out_line, opt_out_reason
 
-DISCLOSURE_VERSION = 1
+DISCLOSURE_VERSION = 2  # 2: notebooks are known by a publisher id or fingerprint
 WIDTH = 96
 
 STOP_HINTS = {
@@ -50,8 +50,9 @@ def disclosure(level: str, stop_hint: str) -> str:
         "gclog records how this notebook is used, to help improve it for the people who use"
         " it next. Anonymised before anything is stored or sent, it collects:",
         *(f"- {item}" for item in collected),
-        f"Anonymised means: {removed}; notebook, host and cluster ids are kept only as keyed"
-        " hashes; this install is known by a random id, not by who you are.",
+        f"Anonymised means: {removed}; a notebook is known by its publisher's id or a fingerprint"
+        " of its code, never by its path; host and cluster ids are kept only as keyed hashes;"
+        " this install is known by a random id, not by who you are.",
         f"Privacy level: {level}. `gclog privacy` lists exactly what is collected.",
         f"To stop: {stop_hint}.",
     ]

@@ -44,8 +44,8 @@ def environment_facts(
         value = environ.get(fact.name)
         if value is None:
             continue
-        if fact.hashed:
-            variables[fact.name] = keyed(identity, value)
+        if fact.hashed:  # a platform's id: joinable across a fleet when it has a fleet key
+            variables[fact.name] = HASH_PREFIX + identity.joinable_hash(value)
             hidden.append(value)
         else:
             variables[fact.name] = value[:VALUE_CAP]

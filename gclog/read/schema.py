@@ -131,14 +131,34 @@ def athena_columns() -> dict[str, str]:
 
 
 def athena_ddl(table: str = "gclog_events", location: str = "s3://YOUR-BUCKET/gclog/") -> str:
+    """The table over Firehose's S3 output, partitioned by its UTC hour prefix, and its views.
+
+    Partition projection (no crawler, no MSCK REPAIR) maps ``dt`` to Firehose's default prefix
+    ``YYYY/MM/DD/HH/``: a query that filters on ``dt`` scans those hours only (Athena bills
+    by bytes scanned). ``<table>_unique`` keeps one record per event_id; ``gclog analyze --sql
+    athena`` queries it.
+    """
+    from gclog.read.analyze.athena import unique_view
+
     columns = ",\n".join(f"  `{name}` {kind}" for name, kind in athena_columns().items())
+    base = location if location.endswith("/") else location + "/"
     return (
-        f"-- gclog records ({SCHEMA}) as Firehose writes them to S3: NDJSON, one event per line.\n"
-        "-- Delivery is at-least-once: de-duplicate on event_id, e.g.\n"
-        f"--   SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY event_id) AS n FROM {table})"
-        " WHERE n = 1\n"
+        f"-- gclog records ({SCHEMA}) as Firehose writes them to S3: NDJSON, one event per line,\n"
+        "-- under Firehose's default prefix YYYY/MM/DD/HH/ (UTC), one partition per hour.\n"
         f"CREATE EXTERNAL TABLE IF NOT EXISTS {table} (\n{columns}\n)\n"
+        "PARTITIONED BY (`dt` string)\n"
         "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'\n"
         "WITH SERDEPROPERTIES ('ignore.malformed.json' = 'true')\n"
-        f"LOCATION '{location}';\n"
+        f"LOCATION '{base}'\n"
+        "TBLPROPERTIES (\n"
+        "  'projection.enabled' = 'true',\n"
+        "  'projection.dt.type' = 'date',\n"
+        "  'projection.dt.format' = 'yyyy/MM/dd/HH',\n"
+        "  'projection.dt.range' = '2024/01/01/00,NOW',\n"
+        "  'projection.dt.interval' = '1',\n"
+        "  'projection.dt.interval.unit' = 'HOURS',\n"
+        f"  'storage.location.template' = '{base}${{dt}}/'\n"
+        ");\n\n"
+        "-- Delivery is at-least-once: this view keeps one record per event_id.\n"
+        f"{unique_view(table)};\n"
     )
