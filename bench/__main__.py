@@ -6,6 +6,7 @@ import importlib
 import sys
 
 SUITES = {
+    "floor": "bench.floor",
     "run": "bench.run_peers",
     "extension": "bench.extension",
     "sampler_cost": "bench.sampler_cost",

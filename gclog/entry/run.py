@@ -5,6 +5,14 @@ The kernel is observed the way ``gclog attach`` observes one (gclog/observe/obse
 run adds is sending each code cell itself and waiting for both the shell reply and the kernel's
 idle status before the next (as nbclient does), and writing the executed notebook. It never
 leaves a kernel behind: every exit path shuts it down.
+
+Start-up is ordered around the kernel's own (~0.7 s of its Python starting up): the checks that
+need nothing heavy run first (the notebook as JSON, the output path, the kernel spec), then the
+kernel is launched, and only then are nbformat, the observer, the recorder, the store and the
+metric samplers imported and opened, while the kernel boots on the other core. Bad input found
+after the launch (a notebook nbformat refuses) still gets its one line: the kernel is shut down
+first and says nothing. At the end the kernel is asked to exit before the session's last records
+are written, so its shutdown overlaps them.
 """
 
 from __future__ import annotations
@@ -12,23 +20,21 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from nbformat import NotebookNode
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from gclog.config import Paths, Settings
-from gclog.enrich.saved_cells import SavedCells
-from gclog.entry.views import run_view
 from gclog.errors import ExitCode, GclogError
 from gclog.jupyter import kernel as kernels
 from gclog.jupyter import notebook as notebooks
-from gclog.jupyter.subscription import Subscription
-from gclog.observe.observation import CONNECT_TIMEOUT_S, POLL_MS, Observation, Stop
-from gclog.observe.observer import Execution
-from gclog.pipeline.recorder import Recorder
 from gclog.records import EndReason, iso
 from gclog.text import cell_label
+
+if TYPE_CHECKING:  # imported once the kernel is booting (see the module's docstring)
+    from nbformat import NotebookNode
+    from rich.console import Console
+
+    from gclog.observe.observation import Observation, Stop
+    from gclog.observe.observer import Execution
 
 INTERRUPT_GRACE_S = 5.0  # how long an interrupted cell may take to report back
 IDLE_AFTER_REPLY_S = 4.0  # nbclient's iopub_timeout: a reply without idle is complete after this
@@ -95,14 +101,24 @@ def runnable_cells(nb: NotebookNode) -> list[tuple[int, NotebookNode]]:
     ]
 
 
+def _stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
 class Runner:
     def __init__(
-        self, request: RunRequest, settings: Settings, paths: Paths, console: Console
+        self,
+        request: RunRequest,
+        settings: Settings,
+        paths: Paths,
+        console: Console | None = None,  # None: one on stderr, made while the kernel boots
     ) -> None:
         self.request = request
         self.settings = settings
         self.paths = paths
-        self.console = console
+        self.console: Console | None = console
         self.started = time.monotonic()
         self.nb: NotebookNode | None = None
         self.last_record: dict[str, Any] = {}
@@ -114,23 +130,46 @@ class Runner:
     def run(self) -> RunResult:
         self.started = time.monotonic()
         request = self.request
-        nb = self.nb = notebooks.load(request.notebook)
+        raw = notebooks.read(request.notebook)  # not JSON, not a notebook: said before any kernel
         output = resolve_output(request)
         cwd = request.cwd or request.notebook.resolve().parent
         if not cwd.is_dir():
             raise GclogError(f"--cwd {cwd}: not a directory")
-        kernel_name = (
-            request.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
-        )
-        kernels.check_kernelspec(kernel_name)
+        kernel_name = request.kernel_name or raw.kernel_name or "python3"
+        connection_file = kernels.new_connection_file()
+        kernel = kernels.launch(kernel_name, cwd, connection_file)
+        try:
+            return self._observe(kernel, raw, output, connection_file)
+        except BaseException:
+            kernel.shutdown(now=True)  # at once: bad input, or the run already failed
+            raise
+        finally:
+            kernel.shutdown()  # a no-op when the observation shut it down already
+
+    def _observe(
+        self,
+        kernel: kernels.Kernel,
+        raw: notebooks.RawNotebook,
+        output: Path,
+        connection_file: Path,
+    ) -> RunResult:
+        """While the kernel boots: nbformat, the observer, the recorder; then the cells."""
+        from gclog.enrich.saved_cells import SavedCells
+        from gclog.entry.views import run_view
+        from gclog.observe.observation import Observation
+        from gclog.pipeline.recorder import Recorder
+
+        request = self.request
+        nb = self.nb = notebooks.parse(raw)
         cells = runnable_cells(nb)
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs = []
                 cell.execution_count = None
                 cell.metadata.pop("execution", None)
-        view = run_view(self.console, request.notebook, len(cells), kernel_name)
-        connection_file = kernels.new_connection_file()
+        if self.console is None:
+            self.console = _stderr_console()
+        view = run_view(self.console, request.notebook, len(cells), kernel.name)
         observation = Observation(
             "run",
             self.settings,
@@ -148,15 +187,14 @@ class Runner:
             on_cell=self._annotate,
         )
         with observation:
-            kernel = kernels.start(
-                kernel_name,
-                cwd,
-                self.settings.startup_timeout,
-                connection_file,
-                on_output=lambda line: view.note(f"kernel: {line}"),
-                on_launched=observation.recorder.prepare,
-            )
             observation.on_exit(kernel.shutdown)
+            if kernel.pid is not None:
+                observation.recorder.prepare(kernel.pid)
+            kernels.wait_ready(
+                kernel,
+                self.settings.startup_timeout,
+                on_output=lambda line: view.note(f"kernel: {line}"),
+            )
             observation.announce()  # once the kernel is up: bad input gets its one line only
             return self._execute(observation, kernel, nb, cells, output)
 
@@ -168,6 +206,9 @@ class Runner:
         cells: list[tuple[int, NotebookNode]],
         output: Path,
     ) -> RunResult:
+        from gclog.jupyter.subscription import Subscription
+        from gclog.observe.observation import CONNECT_TIMEOUT_S, Stop
+
         nb.metadata["language_info"] = kernel.info.get("language_info") or {}
         subscription = Subscription(kernel.manager.get_connection_info())
         subscription.wait_connected(CONNECT_TIMEOUT_S, nudge=kernel.client.kernel_info)
@@ -210,6 +251,8 @@ class Runner:
             raise
         finally:
             observation.reason = reason
+            if reason in ("completed", "cell_error"):
+                kernel.begin_shutdown()  # idle: it exits while the session's end is recorded
             nb.metadata["gclog"] = {"session_id": observation.recorder.session.id, "status": reason}
             writer.save()  # the person's notebook first, whatever else fails
         exit_code = int(EXIT_CODES[reason])
@@ -232,6 +275,8 @@ class Runner:
         self, observation: Observation, kernel: kernels.Kernel, index: int, cell: NotebookNode
     ) -> tuple[Execution, str | Stop]:
         """Send one cell and wait until it is recorded; returns it and how it ended."""
+        from gclog.observe.observation import POLL_MS
+
         client = kernel.client
         msg_id = client.execute(
             cell.source,
