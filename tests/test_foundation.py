@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -136,29 +137,59 @@ def test_session_envelope_and_retry_when_the_store_refuses(
 ) -> None:
     store = Store(tmp_path / "s.db")
     identity = Identity.load_or_create(tmp_path / "identity.json")
+    real_append = store.append_many
+    refusing = threading.Event()
+    refusing.set()
+
+    def flaky(records: list[dict[str, Any]]) -> list[int]:
+        if refusing.is_set():
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_append(records)
+
+    monkeypatch.setattr(store, "append_many", flaky)
     session = Session("run", store, identity, notebook_path=tmp_path / "n.ipynb")
     session.start(kernel={}, notebook={}, host={}, privacy="redacted")
-    real_append = store.append
-    failures = {"left": 2}
-
-    def flaky(record: dict[str, Any]) -> int:
-        if failures["left"]:
-            failures["left"] -= 1
-            raise sqlite3.OperationalError("database or disk is full")
-        return real_append(record)
-
-    monkeypatch.setattr(store, "append", flaky)
     session.cell({"status": "ok"})  # refused: kept in memory
-    session.cell({"status": "error"})  # refused again: both kept
-    assert len(session.unstored) == 2
-    session.end("cell_error")  # the store works again: all three committed, in order
-    assert not session.unstored
+    session.cell({"status": "error"})  # refused again: all kept
+    assert not session.flush(0.3) and session.unstored == 3
+    refusing.clear()  # the store works again: all four committed, in order
+    session.end("cell_error")
+    assert session.close(10) == []
     assert "keeping them in memory" in capsys.readouterr().err
     records = list(store.records(session.id))
     assert [r["seq"] for r in records] == [1, 2, 3, 4]
     assert records[0]["notebook_id"] == identity.keyed_hash(str((tmp_path / "n.ipynb").resolve()))
     assert {r["user_id"] for r in records} == {identity.install_id}
     assert records[-1]["cells"]["error"] == 1 and records[-1]["time_to_first_error_s"] > 0
+
+
+def test_a_full_buffer_loses_new_records_counted_but_keeps_the_session_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "s.db")
+    identity = Identity.load_or_create(tmp_path / "identity.json")
+    real_append = store.append_many
+    refusing = threading.Event()
+    refusing.set()
+
+    def flaky(records: list[dict[str, Any]]) -> list[int]:
+        if refusing.is_set():
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_append(records)
+
+    monkeypatch.setattr(store, "append_many", flaky)
+    session = Session("run", store, identity, capacity=5)
+    session.start()
+    for _ in range(6):
+        session.cell({"status": "ok"})
+    session.emit("metrics", {})
+    assert session.lost == {"cell": 2, "metrics": 1}
+    refusing.clear()
+    end = session.end("completed")  # kept although the buffer is full
+    assert session.close(10) == []
+    stored = list(store.records(session.id))
+    assert [r["seq"] for r in stored] == [1, 2, 3, 4, 5, 9]  # the lost ones leave a gap
+    assert stored[-1]["records_dropped"] == {"cell": 2, "metrics": 1} == end["records_dropped"]
 
 
 # -- checkpointed saving --

@@ -12,11 +12,12 @@ import pytest
 from gclog.config import Paths, load_settings
 from gclog.observe.observer import Execution
 from gclog.pipeline.recorder import Recorder
+from gclog.store.store import Store
 
 
 def recorder(tmp_path: Path) -> Recorder:
     paths = Paths(state_dir=tmp_path, config_dir=tmp_path)
-    settings = load_settings({"metrics": "none"}, env={}, paths=paths)
+    settings = load_settings({"metrics": "none", "flush_timeout": 0.5}, env={}, paths=paths)
     return Recorder("run", settings, paths)
 
 
@@ -25,19 +26,31 @@ def test_records_the_store_never_takes_are_saved_beside_it(
 ) -> None:
     rec = recorder(tmp_path)
     rec.start("python3", {}, {"name": "n.ipynb", "code_cells": 1})
+    assert rec.session.flush(10)
 
-    def refuse(record: dict[str, Any]) -> int:
+    def refuse(records: list[dict[str, Any]]) -> list[int]:
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(rec.store, "append", refuse)
+    monkeypatch.setattr(rec.store, "append_many", refuse)
     execution = Execution(msg_id="m1", code="print(1)")
     rec.cell_finished(execution.msg_id, execution.cell_fields(), execution.outputs)
     rec.end("completed")
     rec.close()
     saved = tmp_path / f"unstored-{rec.session.id}.ndjson"
     kinds = [json.loads(line)["event_type"] for line in saved.read_text().splitlines()]
-    assert kinds == ["cell", "session_end"]
-    assert "the store refused 2 records; they are saved in" in capsys.readouterr().err
+    assert kinds == ["cell", "session_end"]  # session_start was stored before
+    assert "the store refused 2 records (database or disk is full); they are saved in" in (
+        capsys.readouterr().err
+    )
+    assert rec.lost == 0
+    # the next session with a working store takes them back, and the file goes
+    later = recorder(tmp_path)
+    later.start("python3", {}, {"name": "n.ipynb", "code_cells": 1})
+    later.end("completed")
+    later.close()
+    assert not saved.exists()
+    with Store(tmp_path / "store.sqlite3") as store:
+        assert len(list(store.records(rec.session.id))) == 3
 
 
 def test_a_failing_privacy_filter_keeps_the_session_going(

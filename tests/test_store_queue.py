@@ -84,12 +84,14 @@ def test_evictions_reach_the_next_session_end_once(tmp_path: Path) -> None:
         session = Session("run", store, identity)
         session.start()
         end = session.end("completed")
+        assert session.close(10) == []
         assert end["records_dropped"]["metrics"] > 0
         dropped = end["records_dropped"]["metrics"]
         assert store.shipping_status()["evicted"]["metrics"] >= dropped
         # reported once: the next session_end only has what was evicted since
         later = Session("run", store, identity)
-        assert later.end("completed")["records_dropped"] == {}
+        end = later.end("completed")
+        assert later.close(10) == [] and end["records_dropped"] == {}
     # the counts survive the process: they are in the store
     with Store(path) as store:
         assert store.shipping_status()["evicted"]["metrics"] >= dropped

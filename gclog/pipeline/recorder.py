@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import json
+import logging
+import sqlite3
 import sys
 import threading
 import time
@@ -32,10 +33,14 @@ from gclog.records import EndReason, EntryPoint, NotebookInfo
 from gclog.samplers.base import Context
 from gclog.samplers.pool import PoolSettings, SamplerPool, warn_on_stderr
 from gclog.ship import start_for_session
+from gclog.store import spill
 from gclog.store.live import LiveSession, LiveSessions
 from gclog.store.store import Store
 
+log = logging.getLogger(__name__)
+
 LIVE_EVERY_S = 2.0
+STORE_BUSY_S = 0.5  # the writer's wait for the store's lock per try; it retries after that
 _PYTHON = {"language_info": {"name": "python"}}  # what `prepare` assumes; start() checks it
 
 
@@ -52,8 +57,11 @@ class Recorder:
         self.settings = settings
         self.paths = paths
         self.off = opt_out_reason(settings)
+        # A short busy timeout: the writer thread retries, and the session's end keeps its bound.
         self.store = Store(
-            IN_MEMORY if self.off else paths.store, max_bytes=settings.store_max_mb * 2**20
+            IN_MEMORY if self.off else paths.store,
+            max_bytes=settings.store_max_mb * 2**20,
+            busy_timeout=STORE_BUSY_S,
         )
         self.identity = (
             ephemeral_identity() if self.off else Identity.load_or_create(paths.identity)
@@ -84,6 +92,7 @@ class Recorder:
         self._prepared: tuple[int, concurrent.futures.Future[SessionFields]] | None = None
         # Ships in the background from the store (earlier sessions' backlog first); None: local.
         self.shipper = None if self.off else start_for_session(settings, paths)
+        self.lost = 0  # records of this session that are nowhere: said, and the exit code shows it
 
     def prepare(self, kernel_pid: int) -> None:
         """Look up the kernel's environment while it starts (it takes a subprocess: ~0.1 s)."""
@@ -171,18 +180,27 @@ class Recorder:
         self._note(record)
         return record
 
-    def _save_unstored(self) -> None:
-        """The store still refuses records at the very end: keep them in a file beside it."""
-        path = self.paths.state_dir / f"unstored-{self.session.id}.ndjson"
-        count = len(self.session.unstored)
+    def _save_unstored(self, records: list[dict[str, Any]]) -> None:
+        """The store still refuses records at the very end: keep them in a file beside it.
+
+        The next session takes the file back into the store (:func:`spill.take_back`).
+        """
         try:
-            with open(path, "a", encoding="utf-8") as handle:
-                for record in self.session.unstored:
-                    handle.write(json.dumps(record) + "\n")
-            where = f"they are saved in {path}"
+            where = spill.save(self.paths.state_dir, self.session.id, records)
+            print(
+                f"gclog: warning: the store refused {len(records)} records "
+                f"({self.session.store_error or 'it was busy'}); they are saved in {where} and "
+                "the next gclog session stores them",
+                file=sys.stderr,
+            )
         except OSError as exc:
-            where = f"and they could not be saved either ({exc.strerror or exc})"
-        print(f"gclog: warning: the store refused {count} records; {where}", file=sys.stderr)
+            self.lost += len(records)
+            print(
+                f"gclog: error: the store refused {len(records)} records "
+                f"({self.session.store_error or 'it was busy'}) and they could not be saved "
+                f"either ({exc.strerror or exc}): they are lost",
+                file=sys.stderr,
+            )
 
     def cell_dropped(self, key: str) -> None:
         """A request that is not a cell (sent with silent=True): counted, its meter let go."""
@@ -232,17 +250,36 @@ class Recorder:
             self.live.write(self.entry)
 
     def close(self) -> None:
-        """Flush the session, then give the shipper at most ``flush_timeout`` to send the rest."""
+        """Store what is left, then give the shipper the rest of ``flush_timeout`` to send it.
+
+        The whole end keeps to ``flush_timeout`` (plus the store's busy timeout, once).
+        """
+        deadline = time.monotonic() + self.settings.flush_timeout
         if self.metrics is not None:
             self.metrics.stop()
-        if not self.session.flush() and not self.off:
-            self._save_unstored()
+        left = self.session.close(self.settings.flush_timeout)
+        if self.session.lost:
+            lost = sum(self.session.lost.values())
+            self.lost += lost
+            print(
+                f"gclog: error: {lost} records were lost: the store refused records for too "
+                f"long ({self.session.store_error or 'unknown reason'}) and memory held "
+                f"{self.session.capacity}; the session_end record counts them",
+                file=sys.stderr,
+            )
+        if left and not self.off:
+            self._save_unstored(left)
+        elif not self.off:  # the store works: take back what earlier sessions had to leave out
+            try:
+                spill.take_back(self.store, self.paths.state_dir)
+            except (OSError, sqlite3.Error) as exc:
+                log.debug("could not take back unstored records: %s", exc)
         if not self.off:
             with contextlib.suppress(OSError):
                 self.live.remove(self.session.id)
         try:
             if self.shipper is not None:
-                report = self.shipper.stop(self.settings.flush_timeout)
+                report = self.shipper.stop(max(0.0, deadline - time.monotonic()))
                 if report.remaining:
                     print(f"gclog: warning: {report.summary()}", file=sys.stderr)
         except Exception as exc:  # the records are safe in the store; say so, do not fail the run

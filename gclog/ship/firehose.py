@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import random
 import re
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +22,9 @@ from gclog.ship.credentials import CredentialError
 
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 15.0
+# One call, end to end (credentials, connect, send, every read): botocore's read timeout is per
+# socket read, so an endpoint that trickles a byte every few seconds would hold a call forever.
+CALL_BOUND_S = CONNECT_TIMEOUT_S + READ_TIMEOUT_S
 
 # Whole-call errors worth retrying: the service is busy, throttling or failing for now.
 RETRYABLE_CODES = {
@@ -151,18 +157,48 @@ class FirehoseSender:
             with contextlib.suppress(Exception):
                 self._client = self._make_client()
 
-    def put(self, records: list[bytes]) -> CallOutcome:
-        """Send ``records`` in one call; never raises for anything the network or AWS does."""
+    def put(self, records: list[bytes], until: Callable[[], float] | None = None) -> CallOutcome:
+        """Send ``records`` in one call, waiting for its whole answer until ``until()`` (a
+        ``time.monotonic()`` deadline, looked at as the call goes: a stop may bring it closer);
+        by default for CALL_BOUND_S.
+
+        Never raises for anything the network or AWS does. The call runs in a helper thread; one
+        that runs past its deadline is abandoned (its answer, if it ever comes, is ignored: the
+        records count as not accepted and are sent again, at least once as ever).
+        """
+        started = time.monotonic()
+        if until is None:
+            until = lambda: started + CALL_BOUND_S  # noqa: E731
         everything = list(range(len(records)))
-        try:
-            if self._client is None:
-                self._client = self._make_client()
-            self.calls += 1
-            reply = self._client.put_record_batch(
-                DeliveryStreamName=self.stream, Records=[{"Data": data} for data in records]
-            )
-        except Exception as exc:  # classified below; anything unknown is retried, not raised
-            return CallOutcome(failed=everything, error=self.classify(exc))
+        done = threading.Event()
+        answer: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                if self._client is None:
+                    self._client = self._make_client()
+                self.calls += 1
+                answer["reply"] = self._client.put_record_batch(
+                    DeliveryStreamName=self.stream, Records=[{"Data": data} for data in records]
+                )
+            except Exception as exc:  # classified below; anything unknown is retried, not raised
+                answer["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=call, name="gclog-put", daemon=True).start()
+        while not done.wait(max(0.0, min(0.05, until() - time.monotonic()))):
+            if time.monotonic() >= until():
+                waited = time.monotonic() - started
+                return CallOutcome(
+                    failed=everything,
+                    error=ShipError(
+                        "network", f"no answer from {self._where()} within {waited:.1f} s", True
+                    ),
+                )
+        if "error" in answer:
+            return CallOutcome(failed=everything, error=self.classify(answer["error"]))
+        reply = answer["reply"]
         responses = reply.get("RequestResponses") or []
         outcome = CallOutcome()
         for index in everything:

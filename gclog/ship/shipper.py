@@ -21,17 +21,19 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from gclog.records import now_iso
 from gclog.ship import batching
-from gclog.ship.firehose import Backoff, CallOutcome, ShipError
+from gclog.ship.firehose import CALL_BOUND_S, Backoff, CallOutcome, ShipError
 from gclog.store.store import Store
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE_S = 2.0  # past the deadline, for the marking of a reply that came just in time
 LEASE_S = 120.0  # well above one call's worst case (connect 5 s + read 15 s)
 FATAL_WAIT_S = 60.0  # a configuration error (credentials, stream) is retried this rarely
 CLAIM_RECORDS = 10_000
@@ -44,7 +46,9 @@ class Sender(Protocol):
 
     def warm_up(self) -> None: ...
 
-    def put(self, records: list[bytes]) -> CallOutcome: ...
+    def put(
+        self, records: list[bytes], until: Callable[[], float] | None = None
+    ) -> CallOutcome: ...
 
 
 @dataclass
@@ -139,7 +143,9 @@ class Shipper:
         unsent = {row_id for row_id, _ in rows}
         try:
             for call in batching.calls(batching.pack(rows, self.pack_bytes)):
-                outcome = self.sender.put([bytes(item.data) for item in call])
+                outcome = self.sender.put(
+                    [bytes(item.data) for item in call], self._call_deadline(time.monotonic())
+                )
                 accepted = [row_id for i in outcome.accepted for row_id in call[i].ids]
                 if accepted:
                     store.mark_delivered(accepted)
@@ -154,6 +160,17 @@ class Shipper:
             self.delivered += result.delivered
             self._note(store, result)
         return result
+
+    def _call_deadline(self, started: float) -> Callable[[], float]:
+        """When a call begun at ``started`` must be answered: its own bound, or the deadline of
+        a flush or a stop when that comes first (it may be set while the call is in flight)."""
+
+        def until() -> float:
+            deadline = self._deadline
+            own = started + CALL_BOUND_S
+            return own if deadline is None else min(own, deadline)
+
+        return until
 
     def _note(self, store: Store, result: Cycle) -> None:
         """Persist the outcome for `gclog status` (any process reads it)."""
@@ -206,6 +223,8 @@ class Shipper:
                 wait = min(wait, left)
             if wait > 0 and self._wake.wait(wait):
                 self._wake.clear()
+            if self._deadline is not None and time.monotonic() >= self._deadline:
+                return  # no call begun at its deadline: it could only be abandoned
 
     def _run_in_thread(self) -> None:
         store: Store | None = None
@@ -234,11 +253,12 @@ class Shipper:
     def stop(self, timeout: float) -> ShipReport:
         """Ship what is left for at most ``timeout`` seconds, then stop; the rest stays stored.
 
-        A call still in flight at the deadline is left to finish in its (daemon) thread.
+        Every call is bounded by the deadline, so the thread is done when this returns: a reply
+        that came in time is marked delivered, one that did not counts as not accepted.
         """
         self._deadline = time.monotonic() + timeout
         self._wake.set()
-        self._finished.wait(timeout + 0.5)
+        self._finished.wait(timeout + STOP_GRACE_S)
         return self.report()
 
     def wait_finished(self, timeout: float) -> bool:

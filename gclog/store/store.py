@@ -97,7 +97,9 @@ class Store:
     that much, per writing process, before eviction).
     """
 
-    def __init__(self, path: Path, max_bytes: int | None = None) -> None:
+    def __init__(
+        self, path: Path, max_bytes: int | None = None, busy_timeout: float = 30.0
+    ) -> None:
         self.path = path
         self.max_bytes = max_bytes or None
         self._check_every = max(1, (max_bytes or 0) // 50)
@@ -106,7 +108,7 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                path, timeout=30, isolation_level=None, check_same_thread=False
+                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -160,34 +162,49 @@ class Store:
 
     def append(self, record: dict[str, Any]) -> int:
         """Commit one record; returns its row id. A capped store may evict older records."""
-        body = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        try:
-            size = len(body.encode("utf-8"))
-        except UnicodeEncodeError:  # a lone surrogate: SQLite takes only valid UTF-8; \u-escape it
-            body = json.dumps(record, separators=(",", ":"))
-            size = len(body)
+        return self.append_many([record])[0]
+
+    def append_many(self, records: list[dict[str, Any]]) -> list[int]:
+        """Commit ``records`` in one transaction; returns their row ids.
+
+        A ``session_end`` takes the store's unreported evictions into its ``records_dropped``
+        in the same transaction, so a count is reported exactly once even if the commit fails.
+        """
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO records(session_id, seq, event_type, event_time, bytes, body)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    record["session_id"],
-                    record["seq"],
-                    record["event_type"],
-                    record["event_time"],
-                    size,
-                    body,
-                ),
-            )
-            row_id = int(cursor.lastrowid or 0)
+            ids: list[int] = []
+            appended = 0
+            with self._transaction():
+                taken = self._take_unreported() if _has_end(records) else {}
+                for record in records:
+                    body = record
+                    if taken and record.get("event_type") == "session_end":
+                        body = {**record, "records_dropped": _merged(record, taken)}
+                    text, size = _encode(body)
+                    cursor = self._db.execute(
+                        "INSERT INTO records(session_id, seq, event_type, event_time, bytes, body)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            record["session_id"],
+                            record["seq"],
+                            record["event_type"],
+                            record["event_time"],
+                            size,
+                            text,
+                        ),
+                    )
+                    ids.append(int(cursor.lastrowid or 0))
+                    appended += size
+            for record in records:  # committed: the caller's copy shows the counts too
+                if taken and record.get("event_type") == "session_end":
+                    record["records_dropped"] = _merged(record, taken)
             if self.max_bytes is not None:
-                self._unchecked += size
+                self._unchecked += appended
                 if self._unchecked >= self._check_every:
                     self._unchecked = 0
-                    # The record is committed: a failed eviction must not make the caller retry it.
-                    with contextlib.suppress(sqlite3.Error):
+                    # The records are committed: a failed eviction must not make them retried.
+                    with contextlib.suppress(sqlite3.Error, OSError):
                         self._enforce_cap(self.max_bytes)
-            return row_id
+            return ids
 
     def mark_delivered(self, ids: Iterable[int]) -> None:
         stamp = now_iso()
@@ -314,10 +331,13 @@ class Store:
     def take_unreported_evictions(self) -> dict[str, int]:
         """Evictions no ``session_end`` has reported yet, by event_type; they count as reported now."""
         with self._lock, self._transaction():
-            rows = self._db.execute(
-                "SELECT key, value FROM meta WHERE key LIKE 'unreported.%'"
-            ).fetchall()
-            self._db.execute("DELETE FROM meta WHERE key LIKE 'unreported.%'")
+            return self._take_unreported()
+
+    def _take_unreported(self) -> dict[str, int]:
+        rows = self._db.execute(
+            "SELECT key, value FROM meta WHERE key LIKE 'unreported.%'"
+        ).fetchall()
+        self._db.execute("DELETE FROM meta WHERE key LIKE 'unreported.%'")
         return {key.split(".", 1)[1]: int(value) for key, value in rows if int(value)}
 
     # -- meta: small facts other processes read (shipping status) --------------------------------
@@ -426,6 +446,27 @@ class Store:
                 "destination": last.get("destination"),
             },
         }
+
+
+def _encode(record: dict[str, Any]) -> tuple[str, int]:
+    """The record's JSON text and its size in bytes."""
+    body = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return body, len(body.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate: SQLite takes only valid UTF-8; \u-escape it
+        body = json.dumps(record, separators=(",", ":"))
+        return body, len(body)
+
+
+def _has_end(records: list[dict[str, Any]]) -> bool:
+    return any(r.get("event_type") == "session_end" for r in records)
+
+
+def _merged(record: dict[str, Any], taken: dict[str, int]) -> dict[str, int]:
+    counts = dict(record.get("records_dropped") or {})
+    for kind, count in taken.items():
+        counts[kind] = counts.get(kind, 0) + count
+    return counts
 
 
 class _Transaction:
