@@ -11,6 +11,7 @@ SUITES = {
     "extension": "bench.extension",
     "sampler_cost": "bench.sampler_cost",
     "shipping": "bench.shipping",
+    "fleet": "bench.fleet",
     "scrubber": "bench.scrubber",
 }
 

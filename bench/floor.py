@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,18 +57,17 @@ def peak_rss_mb(pid: int) -> float | None:
 def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one process; VmHWM only rises, so its last reading
     (every 20 ms until the process exits) is the peak, short of the last moments."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    peak = 0.0
-    while proc.poll() is None:
-        peak = max(peak, peak_rss_mb(proc.pid) or 0.0)
-        time.sleep(0.02)
-    elapsed = time.perf_counter() - start
-    stderr = proc.stderr.read() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv[1]} failed ({proc.returncode}): {stderr[-2000:]}")
+    with tempfile.TemporaryFile("w+") as stderr:  # a file, not a pipe: a pipe fills and blocks
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr)
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, peak_rss_mb(proc.pid) or 0.0)
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            stderr.seek(0)
+            raise RuntimeError(f"{argv[1]} failed ({proc.returncode}): {stderr.read()[-2000:]}")
     return elapsed, peak
 
 

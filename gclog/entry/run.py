@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # imported once the kernel is booting (see the module's docst
     from nbformat import NotebookNode
     from rich.console import Console
 
+    from gclog.entry.views import CellTally
     from gclog.observe.observation import Observation, Stop
     from gclog.observe.observer import Execution
 
@@ -65,7 +66,7 @@ class RunResult:
     exit_code: int
     session_id: str
     output: Path
-    cells: list[dict[str, Any]] = field(default_factory=list)
+    cells: CellTally
     message: str | None = None
     saves: dict[str, Any] = field(default_factory=dict)
 
@@ -122,6 +123,7 @@ class Runner:
         self.started = time.monotonic()
         self.nb: NotebookNode | None = None
         self.last_record: dict[str, Any] = {}
+        self.tally: CellTally | None = None  # for the summary: the records are not kept
 
     @property
     def elapsed(self) -> float:
@@ -136,6 +138,7 @@ class Runner:
         if not cwd.is_dir():
             raise GclogError(f"--cwd {cwd}: not a directory")
         kernel_name = request.kernel_name or raw.kernel_name or "python3"
+        raw.data = {}  # nbformat parses the text again: the parsed JSON need not stay for the run
         connection_file = kernels.new_connection_file()
         kernel = kernels.launch(kernel_name, cwd, connection_file)
         try:
@@ -155,12 +158,14 @@ class Runner:
     ) -> RunResult:
         """While the kernel boots: nbformat, the observer, the recorder; then the cells."""
         from gclog.enrich.saved_cells import SavedCells
-        from gclog.entry.views import run_view
+        from gclog.entry.views import CellTally, run_view
         from gclog.observe.observation import Observation
         from gclog.pipeline.recorder import Recorder
 
         request = self.request
+        self.tally = CellTally()
         nb = self.nb = notebooks.parse(raw)
+        raw.text = ""  # the notebook is in nbformat's nodes now
         cells = runnable_cells(nb)
         for cell in nb.cells:
             if cell.cell_type == "code":
@@ -183,6 +188,7 @@ class Runner:
                 self.paths,
                 notebook_path=request.notebook,
                 saved_cells=SavedCells.from_notebook(nb),  # the cells sent: never "modified"
+                keep_cells=False,
             ),
             on_cell=self._annotate,
         )
@@ -255,6 +261,7 @@ class Runner:
                 kernel.begin_shutdown()  # idle: it exits while the session's end is recorded
             nb.metadata["gclog"] = {"session_id": observation.recorder.session.id, "status": reason}
             writer.save()  # the person's notebook first, whatever else fails
+        assert self.tally is not None  # made before the first cell
         exit_code = int(EXIT_CODES[reason])
         if reason == "interrupted":
             exit_code = signals.exit_code(exit_code)
@@ -263,7 +270,7 @@ class Runner:
             exit_code=exit_code,
             session_id=observation.recorder.session.id,
             output=output,
-            cells=observation.recorder.cells,
+            cells=self.tally,
             message=message,
             saves=writer.stats(),
         )
@@ -320,6 +327,8 @@ class Runner:
     def _annotate(self, execution: Execution, record: dict[str, Any]) -> None:
         """Per-cell timing in the cell's metadata, where jupyterlab-execute-time reads it."""
         self.last_record = record
+        if self.tally is not None:
+            self.tally.add(record)
         if self.nb is None or execution.index is None:
             return
         cell = self.nb.cells[execution.index]
