@@ -221,8 +221,8 @@ def intro() -> str:
         "with other work; moto answers in a few ms, as the real service does not, which only "
         "matters to latency, not to these counts. Two policies, one after the other in the same "
         "run: each look ships whatever it finds (as gclog did), and gathering (gclog now): a "
-        "look that finds less than a billing unit (5 KiB) makes the next one wait twice as "
-        "long, up to 15 looks (30 s); a look that finds more brings the 2 s back."
+        "look that finds less than four billing units (20 KiB) makes the next one wait twice "
+        "as long, up to 15 looks (30 s); a look that finds more halves the wait, down to 2 s."
     )
 
 

@@ -226,6 +226,10 @@ class Runner:
             {"name": self.request.notebook.name, "code_cells": len(cells)},
         )
         observation.handle(subscription.early)
+        # A cell's record is made while the next cell runs: the kernel need not wait for it.
+        # Whether to go on is decided before that, from the reply, so stop-on-error, the
+        # raises-exception tag and --allow-errors hold as ever: nothing is sent after a failure.
+        observation.defer_records = True
         writer = notebooks.CheckpointWriter(nb, output)
         signals = observation.signals
         reason: EndReason = "completed"
@@ -248,6 +252,7 @@ class Runner:
                     )
                     break
                 if execution.status == "error" and not self._errors_allowed(cell):
+                    observation.record_deferred()  # its scrubbed error name is in its record
                     ename = self.last_record.get("error", {}).get("ename", "an error")  # scrubbed
                     reason, message = "cell_error", f"{cell_label(index)} raised {ename}"
                     break
@@ -256,6 +261,7 @@ class Runner:
             reason = "failed"
             raise
         finally:
+            observation.record_deferred()  # the last cell's record, before the notebook is saved
             observation.reason = reason
             if reason in ("completed", "cell_error"):
                 kernel.begin_shutdown()  # idle: it exits while the session's end is recorded
@@ -293,6 +299,7 @@ class Runner:
         )
         execution = observation.expect(msg_id, cell.source, index, cell.get("id"))
         cell.outputs = execution.outputs  # the notebook shows outputs as they arrive
+        observation.record_deferred()  # the previous cell's record, while this one runs
         signals = observation.signals
         timeout = self.settings.timeout
         deadline = time.monotonic() + timeout if timeout else None
