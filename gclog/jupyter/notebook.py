@@ -103,7 +103,7 @@ class CheckpointWriter:
     """
 
     def __init__(
-        self, nb: NotebookNode, path: Path, min_interval: float = 2.0, max_share: float = 0.05
+        self, nb: NotebookNode, path: Path, min_interval: float = 2.0, max_share: float = 0.02
     ) -> None:
         self.nb = nb
         self.path = path
