@@ -221,6 +221,9 @@ def wait_ready(
         client.start_channels()
         client.wait_for_ready(timeout=startup_timeout)
         kernel.info = _kernel_info(client, startup_timeout)
+        # gclog reads iopub through a subscription of its own (jupyter/subscription.py): this
+        # client's would queue every message a second time, here and in the kernel's iopub thread.
+        client.iopub_channel.stop()
     except Exception as exc:
         status = kernel.exit_status()
         kernel.shutdown(now=True)
