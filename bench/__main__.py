@@ -13,6 +13,7 @@ SUITES = {
     "shipping": "bench.shipping",
     "fleet": "bench.fleet",
     "scrubber": "bench.scrubber",
+    "reliability": "bench.reliability",
 }
 
 

@@ -7,6 +7,7 @@ Every setting is declared once, as a field of :class:`Settings`; its environment
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -19,9 +20,11 @@ from gclog.setting_types import (
     DEFAULT_ENV_FACTS,
     DEFAULT_FRAMEWORKS,
     EnvFact,
+    parse_endpoint_url,
     parse_env_facts,
     parse_frameworks,
     parse_metric_sources,
+    parse_region,
 )
 
 if sys.version_info >= (3, 11):
@@ -42,15 +45,28 @@ def _bool(text: str) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError(f"expected a positive number, got {text!r}")
-    return value
+def _seconds(minimum: float, optional: bool = False) -> Callable[[str], Any]:
+    """A finite number of seconds, at least ``minimum``; ``optional``: also none (or 0) for none.
 
+    ``nan`` and ``inf`` are refused (``nan <= 0`` is false, and an infinite interval stops a
+    thread), and so is anything under the minimum (an interval of 1e-9 s is a busy loop).
+    """
 
-def _optional_positive_float(text: str) -> float | None:
-    return None if text.strip().lower() in ("", "none", "0") else _positive_float(text)
+    def parse(text: str) -> float | None:
+        if optional and text.strip().lower() in ("", "none", "0"):
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number of seconds, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum:
+            raise ValueError(
+                f"expected a finite number of seconds, at least {minimum:g}, got {text!r}"
+            )
+        return value
+
+    parse.minimum = minimum  # type: ignore[attr-defined]  # README's table of minimums
+    return parse
 
 
 def _optional_text(text: str) -> str | None:
@@ -59,7 +75,12 @@ def _optional_text(text: str) -> str | None:
 
 def _int_between(low: int, high: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
-        value = int(text)
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(
+                f"expected a whole number from {low} to {high}, got {text!r}"
+            ) from None
         if not low <= value <= high:
             raise ValueError(f"expected a whole number from {low} to {high}, got {text!r}")
         return value
@@ -105,16 +126,16 @@ class Settings:
     timeout: float | None = setting(
         None,
         "Per-cell timeout in seconds for `gclog run` (none by default).",
-        _optional_positive_float,
+        _seconds(0.1, optional=True),
     )
     startup_timeout: float = setting(
-        60.0, "Seconds to wait for a kernel to start and answer.", _positive_float
+        60.0, "Seconds to wait for a kernel to start and answer.", _seconds(1.0)
     )
     restart_grace: float = setting(
         10.0,
         "Seconds an attached observer waits for a dead kernel to be restarted before it ends "
         "(jupyter_server's restarter notices a crash within 3 s).",
-        _positive_float,
+        _seconds(0.1),
     )
     metrics: str = setting(
         "all",
@@ -122,17 +143,17 @@ class Settings:
         parse_metric_sources,
     )
     metrics_interval: float = setting(
-        2.0, "Seconds between two readings of each metric source.", _positive_float
+        2.0, "Seconds between two readings of each metric source.", _seconds(0.1)
     )
     metrics_busy_interval: float = setting(
         0.5,
         "Seconds between readings of the kernel's processes and accelerators while a cell runs.",
-        _positive_float,
+        _seconds(0.05),
     )
     metrics_window: float = setting(
         10.0,
         "Seconds of readings reduced into one metrics record (mean, max, last).",
-        _positive_float,
+        _seconds(0.2),
     )
     # -- where records go (README, "Shipping to Firehose") --
     sink: str = setting(
@@ -142,10 +163,10 @@ class Settings:
     region: str | None = setting(
         None,
         "AWS region of the stream [default: boto3's, e.g. AWS_DEFAULT_REGION].",
-        _optional_text,
+        parse_region,
     )
     endpoint_url: str | None = setting(
-        None, "Firehose endpoint URL (a VPC endpoint, or a test server).", _optional_text
+        None, "Firehose endpoint URL (a VPC endpoint, or a test server).", parse_endpoint_url
     )
     profile: str | None = setting(None, "AWS profile for the credentials.", _optional_text)
     credentials_file: str | None = setting(
@@ -157,10 +178,10 @@ class Settings:
         _int_between(0, 1000),
     )
     flush_timeout: float = setting(
-        5.0, "Seconds a session waits at its end for its records to ship.", _positive_float
+        5.0, "Seconds a session waits at its end for its records to ship.", _seconds(0.1)
     )
     ship_interval: float = setting(
-        2.0, "Seconds between the shipper's looks at the store.", _positive_float
+        2.0, "Seconds between the shipper's looks at the store.", _seconds(0.01)
     )
     store_max_mb: int = setting(
         256,
@@ -198,6 +219,8 @@ class Paths:
         home = env.get("GCLOG_HOME")
         if home:
             root = Path(home).expanduser()
+            if root.exists() and not root.is_dir():
+                raise GclogError(f"GCLOG_HOME={home}: not a directory")
             return cls(state_dir=root, config_dir=root)
         import platformdirs
 
@@ -224,14 +247,20 @@ class Paths:
         return Path(explicit).expanduser() if explicit else self.config_dir / "config.toml"
 
 
+def text_of(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
 def _read_config_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise GclogError(f"config file {path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise GclogError(f"config file {path}: not UTF-8 text (TOML must be UTF-8)") from None
+    except (OSError, tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise GclogError(f"config file {path}: {text_of(exc)}") from None
     known = {f.name for f in setting_fields()}
     unknown = sorted(set(data) - known)
     if unknown:

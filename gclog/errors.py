@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     UNDELIVERED = (
         5  # records stayed in the store: shipping failed (bad stream, credentials, network)
     )
+    RECORDS_LOST = 6  # records of the run are nowhere (disk full past memory): said how many
     INTERNAL = 70  # a bug in gclog (EX_SOFTWARE); run with --debug for the traceback
     INTERRUPTED = 130  # Ctrl-C (SIGTERM and SIGHUP exit 128 + signal number)
 

@@ -120,3 +120,34 @@ def chosen_metric_sources(setting: str) -> list[str]:
     if setting == "none":
         return []
     return setting.split(",")
+
+
+# -- where Firehose is: a region name, an endpoint URL ---------------------------------------------
+
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+def parse_region(text: str) -> str | None:
+    """An AWS region name such as ``us-east-1``; empty: boto3's default."""
+    value = text.strip()
+    if value and not _REGION.fullmatch(value):
+        raise ValueError(f"{value!r} is not an AWS region name (such as us-east-1)")
+    return value or None
+
+
+def parse_endpoint_url(text: str) -> str | None:
+    """An http(s) URL with a host (and a valid port, if any); empty: the region's endpoint."""
+    from urllib.parse import urlsplit
+
+    value = text.strip()
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http:// or https:// URL with a host name")
+    del port
+    return value

@@ -105,6 +105,8 @@ class FaultProxy:
     ``drop`` (close the connection, nothing forwarded), ``lost-reply`` (forward, then close
     without answering: the records arrive but the client cannot know), ``partial`` (fail every
     other record, forward the rest). ``delay_s`` slows every call down (until :meth:`recover`).
+    ``poison``: any call holding a record with those bytes is refused whole, a non-retryable 400
+    InvalidArgumentException, as Firehose refuses a call with one bad record.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -114,6 +116,7 @@ class FaultProxy:
         self.violations: list[str] = []
         self.failed_records = 0  # records reported failed to the client (partial failures)
         self.delay_s = 0.0  # added to every call
+        self.poison: bytes | None = None  # a call holding a record with these bytes: a 400
         self.in_flight = threading.Event()  # set while a PutRecordBatch is being handled
         self._recovered = threading.Event()  # cuts the delays short
         self._lock = threading.Lock()
@@ -179,6 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
             if violation:
                 proxy.violations.append(violation)
                 self._error(400, "InvalidArgumentException", f"limit exceeded: {violation}")
+            elif proxy.poison is not None and any(proxy.poison in d for d in datas):
+                self._error(400, "InvalidArgumentException", "Record is not valid.")
             elif fault in ("503", "400"):
                 self._error(int(fault), "ServiceUnavailableException", "Slow down.")
             elif fault == "500":

@@ -48,7 +48,7 @@ def test_settings_precedence(tmp_path: Path) -> None:
         ("privacy = 'everything'", "expected one of"),
         ("colour = 'blue'", "unknown setting 'colour'"),
         ("privacy = [", "config file"),
-        ("timeout = -3", "positive"),
+        ("timeout = -3", "at least 0.1"),
     ],
 )
 def test_bad_config_files_name_the_file(tmp_path: Path, content: str, message: str) -> None:

@@ -94,8 +94,8 @@ def test_metric_settings_from_flags_env_and_file(tmp_path: Path) -> None:
     ("name", "value", "expected"),
     [
         ("GCLOG_METRICS", "gpu", "unknown metric source 'gpu'"),
-        ("GCLOG_METRICS_INTERVAL", "0", "expected a positive number"),
-        ("GCLOG_METRICS_WINDOW", "soon", "could not convert"),
+        ("GCLOG_METRICS_INTERVAL", "0", "expected a finite number of seconds, at least 0.1"),
+        ("GCLOG_METRICS_WINDOW", "soon", "expected a number of seconds"),
     ],
 )
 def test_bad_metric_settings_are_one_clear_error(

@@ -118,7 +118,7 @@ def test_sink_settings_from_flags_environment_and_config_file(tmp_path: Path) ->
         ("GCLOG_SINK", "kafka", "expected one of local, firehose"),
         ("GCLOG_PACK_KIB", "2000", "from 0 to 1000"),
         ("GCLOG_STORE_MAX_MB", "-1", "from 0 to"),
-        ("GCLOG_FLUSH_TIMEOUT", "0", "positive"),
+        ("GCLOG_FLUSH_TIMEOUT", "0", "at least 0.1"),
     ],
 )
 def test_bad_sink_settings_name_their_origin(

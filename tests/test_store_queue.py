@@ -130,7 +130,7 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with Store(path) as store:
-        assert store.meta("schema_")["version"] == "2"
+        assert store.meta("schema_")["version"] == "3"
         rows = store.claim("me|1|1.0|t", 10, 10**9, lease_s=60)
         assert [json.loads(b)["event_id"] for _, b in rows] == ["old-1"]
         store.mark_delivered([rows[0][0]])
@@ -145,6 +145,8 @@ def test_shipping_status_of_a_fresh_store(tmp_path: Path) -> None:
             "undelivered_bytes": 0,
             "oldest_undelivered_at": None,
             "evicted": {},
+            "set_aside": 0,
+            "set_aside_reason": None,
             "last_upload": {
                 "at": None,
                 "ok": None,

@@ -9,10 +9,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import signal
 import sqlite3
 import sys
 import threading
+import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -135,7 +138,11 @@ def export(session_id: str | None, last: bool, output: Path | None) -> int:
     """Print the stored records as NDJSON (one JSON object per line)."""
     from gclog.read.export import export_records
 
-    return export_records(Paths.from_env(), session_id, last, output)
+    try:
+        return export_records(Paths.from_env(), session_id, last, output)
+    except BrokenPipeError:  # `gclog export | head`: here, before click's own handling (exit 1)
+        _reader_gone()
+        return ExitCode.OK
 
 
 @cli.command()
@@ -156,10 +163,30 @@ def flush(timeout: float, sink_flags: dict[str, Any]) -> int:
 
     if timeout <= 0:
         raise GclogError("--timeout must be a positive number of seconds")
-    report = flush_backlog(load_settings(sink_flags), Paths.from_env(), timeout)
+    import psutil
+
+    settings, paths = load_settings(sink_flags), Paths.from_env()
+    # --timeout bounds the command, its start-up included (~0.3 s), but leaves the calls at
+    # least a second (or the whole timeout, if shorter) on a slow machine.
+    since_start = max(0.0, time.time() - psutil.Process().create_time())
+    budget = max(min(timeout, 1.0), timeout - since_start)
+    with _terminated_on_signal():
+        report = flush_backlog(settings, paths, budget)
+    if report.elsewhere:
+        print(
+            f"gclog: shipped {report.delivered} records; {report.elsewhere} more are being "
+            "shipped by another gclog process right now",
+            file=sys.stderr,
+        )
+        return ExitCode.OK
     print(
         f"gclog: shipped {report.delivered} record{'s' if report.delivered != 1 else ''} "
-        f"in {report.calls} call{'s' if report.calls != 1 else ''}; nothing left to ship",
+        f"in {report.calls} call{'s' if report.calls != 1 else ''}; nothing left to ship"
+        + (
+            f" ({report.set_aside} records Firehose refused are set aside: `gclog status`)"
+            if report.set_aside
+            else ""
+        ),
         file=sys.stderr,
     )
     return ExitCode.OK
@@ -269,6 +296,18 @@ def stop(session: str, timeout: float) -> int:
     from gclog.entry.stop import stop_session
 
     return stop_session(Paths.from_env(), session, timeout, _stderr_console())
+
+
+@cli.command()
+@click.option(
+    "--check", is_flag=True, help="Only say what is wrong; change nothing (exit 2 if so)."
+)
+def doctor(check: bool) -> int:
+    """Check the store; set a damaged one aside, keeping every record it can still read."""
+    from gclog.store.doctor import examine
+
+    paths = Paths.from_env()
+    return examine(paths.store, paths.state_dir, repair=not check).report(paths.store)
 
 
 @cli.command()
@@ -383,6 +422,35 @@ def _leave(code: int, own_process: bool) -> NoReturn:
     os._exit(code)
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP during a command that has no loop of its own to check a flag (a
+    BaseException, as KeyboardInterrupt is, but one click does not turn into exit 130)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _terminated_on_signal() -> Iterator[None]:
+    """SIGTERM/SIGHUP unwind like Ctrl-C (claims given back, files closed), then exit 128+N."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def _reader_gone() -> None:
+    """Stdout's reader closed the pipe: send the rest, and the final flush, nowhere."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> None:
     _skip_slow_optional_imports()
     args = sys.argv[1:] if argv is None else argv
@@ -391,6 +459,8 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=args, prog_name="gclog", standalone_mode=False)
     except click.exceptions.Abort:
         code = ExitCode.INTERRUPTED
+    except _Terminated as exc:
+        code = 128 + exc.signum
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
         print(f"gclog: error: {exc.format_message()}{hint}", file=sys.stderr)
@@ -406,8 +476,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = ExitCode.INTERRUPTED
     except BrokenPipeError:
-        # The reader went away (gclog export | head): not an error of ours.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _reader_gone()  # the reader went away (gclog status | head): not an error of ours
         code = ExitCode.OK
     except OSError as exc:  # the file system or the OS said no: not a bug of ours
         if debug:

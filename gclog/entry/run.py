@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from gclog.config import Paths, Settings
 from gclog.errors import ExitCode, GclogError
+from gclog.files import check_writable
 from gclog.jupyter import kernel as kernels
 from gclog.jupyter import notebook as notebooks
 from gclog.records import EndReason, iso
@@ -88,6 +89,7 @@ def resolve_output(request: RunRequest) -> Path:
     parent = output.resolve().parent
     if not parent.is_dir():
         raise GclogError(f"{output}: directory {parent} does not exist")
+    check_writable(output)  # before the kernel starts: a run whose notebook goes nowhere is lost
     return output
 
 
@@ -202,7 +204,15 @@ class Runner:
                 on_output=lambda line: view.note(f"kernel: {line}"),
             )
             observation.announce()  # once the kernel is up: bad input gets its one line only
-            return self._execute(observation, kernel, nb, cells, output)
+            result = self._execute(observation, kernel, nb, cells, output)
+        lost = observation.recorder.lost
+        if lost:  # never "completed" over lost records
+            if result.exit_code == ExitCode.OK:
+                result.exit_code = ExitCode.RECORDS_LOST
+            result.message = f"{lost} records lost (see above)" + (
+                f"; {result.message}" if result.message else ""
+            )
+        return result
 
     def _execute(
         self,

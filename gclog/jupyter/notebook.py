@@ -56,6 +56,10 @@ def read(path: Path) -> RawNotebook:
         raise GclogError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise GclogError(
+            f"{path}: not a Jupyter notebook (its JSON is nested too deeply)"
+        ) from None
     except json.JSONDecodeError as exc:
         raise GclogError(
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"

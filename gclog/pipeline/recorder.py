@@ -93,6 +93,8 @@ class Recorder:
         self._prepared: tuple[int, concurrent.futures.Future[SessionFields]] | None = None
         # Ships in the background from the store (earlier sessions' backlog first); None: local.
         self.shipper = None if self.off else start_for_session(settings, paths)
+        if not self.off:
+            spill.keep_reserve(paths.state_dir)
         self.lost = 0  # records of this session that are nowhere: said, and the exit code shows it
 
     def prepare(self, kernel_pid: int) -> None:
@@ -206,12 +208,35 @@ class Recorder:
             )
         except OSError as exc:
             self.lost += len(records)
+            with contextlib.suppress(OSError):  # an empty or torn file helps nobody
+                spill.discard(self.paths.state_dir, self.session.id)
             print(
                 f"gclog: error: the store refused {len(records)} records "
                 f"({self.session.store_error or 'it was busy'}) and they could not be saved "
                 f"either ({exc.strerror or exc}): they are lost",
                 file=sys.stderr,
             )
+
+    def _store_the_end(self, lost: list[dict[str, Any]]) -> None:
+        """Records are lost (a full disk): give up the reserve so that at least the session_end,
+        counting every record lost, gets into the store."""
+        end = next((r for r in reversed(lost) if r["event_type"] == "session_end"), None)
+        if end is None or not spill.give_up_reserve(self.paths.state_dir):
+            return
+        dropped = dict(self.session.lost)
+        for record in lost:
+            if record is not end:
+                dropped[record["event_type"]] = dropped.get(record["event_type"], 0) + 1
+        end["records_dropped"] = dropped
+        try:
+            self.store.append(end)
+        except (OSError, sqlite3.Error):
+            return
+        self.lost -= 1
+        print(
+            f"gclog: the session_end record, counting the {self.lost} records lost, is stored",
+            file=sys.stderr,
+        )
 
     def cell_dropped(self, key: str) -> None:
         """A request that is not a cell (sent with silent=True): counted, its meter let go."""
@@ -280,6 +305,8 @@ class Recorder:
             )
         if left and not self.off:
             self._save_unstored(left)
+            if self.lost:
+                self._store_the_end(left)
         elif not self.off:  # the store works: take back what earlier sessions had to leave out
             try:
                 spill.take_back(self.store, self.paths.state_dir)

@@ -126,6 +126,12 @@ def show(paths: Paths, console: Console, as_json: bool) -> int:
             )
         else:
             console.print("Last upload: none yet (the sink is local unless --sink firehose)")
+        if store.get("set_aside"):
+            console.print(
+                f"[yellow]Set aside:[/] {store['set_aside']} records Firehose refused "
+                f"({escape(store['set_aside_reason'] or '?')}); `gclog doctor` lists them",
+                soft_wrap=True,
+            )
         if store["evicted"]:
             dropped = ", ".join(f"{n} {kind}" for kind, n in sorted(store["evicted"].items()))
             console.print(f"[yellow]Evicted from the full store before delivery:[/] {dropped}")

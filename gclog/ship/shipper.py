@@ -61,6 +61,7 @@ class Cycle:
     claimed: int = 0
     claimed_bytes: int = 0
     delivered: int = 0
+    set_aside: int = 0  # refused by Firehose for themselves: kept out of the queue
     error: ShipError | None = None
 
     @property
@@ -75,6 +76,8 @@ class ShipReport:
     remaining: int  # undelivered records left in the store (from any session)
     error: ShipError | None  # the last failure, if records remain
     calls: int
+    set_aside: int = 0  # records in the store's set_aside table (refused for themselves)
+    elsewhere: int = 0  # of ``remaining``, those another live gclog process is sending now
 
     def summary(self) -> str:
         """One line for the user about records that did not ship."""
@@ -147,25 +150,73 @@ class Shipper:
         if not rows:
             return result
         unsent = {row_id for row_id, _ in rows}
+        bodies = dict(rows)
+        suspects: dict[int, ShipError] = {}
         try:
             for call in batching.calls(batching.pack(rows, self.pack_bytes)):
-                outcome = self.sender.put(
-                    [bytes(item.data) for item in call], self._call_deadline(time.monotonic())
-                )
-                accepted = [row_id for i in outcome.accepted for row_id in call[i].ids]
-                if accepted:
-                    store.mark_delivered(accepted)
-                    unsent.difference_update(accepted)
-                    result.delivered += len(accepted)
-                if outcome.error is not None:
-                    result.error = outcome.error
+                error = self._send(store, call, bodies, result, unsent, suspects)
+                if error is not None:
+                    result.error = error
                     break  # the rest waits for the backoff, with the failed records
+            if suspects:
+                self._set_aside(store, suspects, result, unsent)
         finally:
             if unsent:
                 store.release(self.owner, unsent)
             self.delivered += result.delivered
             self._note(store, result)
         return result
+
+    def _send(
+        self,
+        store: Store,
+        call: list[batching.Pack],
+        bodies: dict[int, str],
+        result: Cycle,
+        unsent: set[int],
+        suspects: dict[int, ShipError],
+    ) -> ShipError | None:
+        """One call; a call refused whole for what it holds (a 400) is split in halves, and a
+        packed record into its events, until the one refused alone is found (a suspect)."""
+        outcome = self.sender.put(
+            [bytes(item.data) for item in call], self._call_deadline(time.monotonic())
+        )
+        accepted = [row_id for i in outcome.accepted for row_id in call[i].ids]
+        if accepted:
+            store.mark_delivered(accepted)
+            unsent.difference_update(accepted)
+            result.delivered += len(accepted)
+        error = outcome.error
+        if error is None or error.kind != "rejected" or outcome.accepted:
+            return error
+        if len(call) > 1:
+            middle = len(call) // 2
+            for half in (call[:middle], call[middle:]):
+                failed = self._send(store, half, bodies, result, unsent, suspects)
+                if failed is not None:
+                    return failed
+            return None
+        ids = call[0].ids
+        if len(ids) > 1:
+            singles = batching.pack([(i, bodies[i]) for i in ids], 0)
+            return self._send(store, singles, bodies, result, unsent, suspects)
+        suspects[ids[0]] = error
+        return None
+
+    def _set_aside(
+        self, store: Store, suspects: dict[int, ShipError], result: Cycle, unsent: set[int]
+    ) -> None:
+        """Records refused alone are set aside (kept, where `gclog status` shows them), so the
+        rest flows; but only when others were accepted in the same cycle: a stream that refuses
+        everything has a problem of its own, and the records wait for it as before."""
+        first = next(iter(suspects.values()))
+        if not result.delivered:
+            result.error = result.error or first
+            return
+        store.set_aside(suspects, first.message)
+        unsent.difference_update(suspects)
+        result.set_aside += len(suspects)
+        log.info("%d records set aside: %s", len(suspects), first.message)
 
     def _call_deadline(self, started: float) -> Callable[[], float]:
         """When a call begun at ``started`` must be answered: its own bound, or the deadline of
@@ -279,7 +330,12 @@ class Shipper:
         return self._finished.wait(timeout)
 
     def flush(self, timeout: float) -> ShipReport:
-        """Ship the backlog now, in this thread, for at most ``timeout`` seconds (gclog flush)."""
+        """Ship the backlog now, in this thread, for at most ``timeout`` seconds (gclog flush).
+
+        The client is made first (imports, credentials: botocore bounds their lookups), so a
+        short timeout is spent on calls, not on imports.
+        """
+        self.sender.warm_up()
         self._deadline = time.monotonic() + timeout
         with Store(self.store_path) as store:
             try:
@@ -290,10 +346,14 @@ class Shipper:
 
     def report(self) -> ShipReport:
         with Store(self.store_path) as store:
-            remaining = store.counts()["undelivered"]
+            status = store.shipping_status()
+            elsewhere = store.claimed_elsewhere(self.owner) if status["undelivered"] else 0
+        remaining = status["undelivered"]
         return ShipReport(
             delivered=self.delivered,
             remaining=remaining,
             error=self.last_error if remaining else None,
             calls=self.sender.calls,
+            set_aside=status["set_aside"],
+            elsewhere=elsewhere,
         )

@@ -17,6 +17,36 @@ from typing import Any
 from gclog.store.store import Store
 
 PATTERN = "unstored-*.ndjson"
+RESERVE = "reserve"  # a file of RESERVE_BYTES kept beside the store, given up on a full disk
+RESERVE_BYTES = 256 * 1024
+
+
+def keep_reserve(state_dir: Path) -> None:
+    """Make the reserve if it is missing (and the disk has room): room, later, for the one record
+    that must get in when the disk is full — the session_end that counts what was lost."""
+    path = state_dir / RESERVE
+    if path.exists():
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return
+    try:
+        os.posix_fallocate(fd, 0, RESERVE_BYTES)
+    except OSError:  # no room even for this: no reserve this time
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        return
+    os.close(fd)
+
+
+def give_up_reserve(state_dir: Path) -> bool:
+    """Free the reserve's space; True if there was one."""
+    try:
+        (state_dir / RESERVE).unlink()
+        return True
+    except OSError:
+        return False
 
 
 def save(state_dir: Path, session_id: str, records: list[dict[str, Any]]) -> Path:
@@ -28,6 +58,11 @@ def save(state_dir: Path, session_id: str, records: list[dict[str, Any]]) -> Pat
         handle.flush()
         os.fsync(handle.fileno())
     return path
+
+
+def discard(state_dir: Path, session_id: str) -> None:
+    """Remove a session's file that could not be written whole (a full disk)."""
+    (state_dir / f"unstored-{session_id}.ndjson").unlink(missing_ok=True)
 
 
 def pending(state_dir: Path) -> list[Path]:

@@ -9,7 +9,11 @@ Several processes may ship from one store at once (a run, an attach, ``gclog flu
 *claims* the records it is about to send (``claim_owner``, ``claim_until``), so no two send the
 same records; a claim lapses at ``claim_until``, or sooner when its owner is known to be dead.
 
-A store may be capped (``max_bytes``, counted in record bytes). When full it evicts, in order:
+A store may be capped (``max_bytes``). The cap counts what is on disk — the database file and its
+write-ahead log — as well as the records' own bytes: the log is checkpointed every
+``max_bytes / 16`` and cut back to that size, and freed pages are given back to the file system
+(incremental vacuum), so the files stay near the cap. (Caps under 1 MiB, which only tests use,
+count record bytes only: an empty store is already ~50 KiB.) When full it evicts, in order:
 delivered records (already shipped: only local history is lost), then undelivered metric windows,
 then undelivered cell and kernel records, then session records — oldest first within each class.
 Every undelivered record evicted is counted in the meta table, both in total (for ``gclog status``)
@@ -22,29 +26,17 @@ import contextlib
 import json
 import sqlite3
 import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypedDict
 
 from gclog.errors import GclogError
-from gclog.records import now_iso
+from gclog.store.cap import Cap
+from gclog.store.queue import Queue
 
-SCHEMA_VERSION = 2  # 2: claims (claim_owner, claim_until) and the indexes eviction needs
+SCHEMA_VERSION = 3  # 2: claims (claim_owner, claim_until) and eviction's indexes; 3: set_aside
 
-CHUNK = 500  # rows per write transaction of the shipper: a few ms of lock, not tens
-EVICT_TO = 0.9  # a full store evicts down to this share of its cap, so it does not evict per append
-# What a full store gives up first: (name, SQL condition). Delivered records are "pruned" (they
-# reached Firehose); the others are "evicted", i.e. lost to the pipeline, and counted.
-EVICTION_ORDER = (
-    ("delivered", "delivered_at IS NOT NULL"),
-    ("metrics", "delivered_at IS NULL AND event_type = 'metrics'"),
-    (
-        "cells",
-        "delivered_at IS NULL AND event_type NOT IN ('metrics', 'session_start', 'session_end')",
-    ),
-    ("sessions", "delivered_at IS NULL AND event_type IN ('session_start', 'session_end')"),
-)
+WAL_MIN, WAL_MAX = 64 * 1024, 2**20  # the write-ahead log's limits (SQLite's default: 4 MiB)
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS records (
@@ -60,6 +52,18 @@ _TABLES = (
         claim_until REAL
     )""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # Records Firehose refused one by one (a 400 for that record alone): kept for a person to see,
+    # never shipped again, never evicted. `gclog status` counts them; `gclog doctor` lists them.
+    """CREATE TABLE IF NOT EXISTS set_aside (
+        id INTEGER PRIMARY KEY,
+        session_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        event_time TEXT NOT NULL,
+        body TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        set_aside_at TEXT NOT NULL
+    )""",
 )
 # Made after the columns exist (a version-1 store gains the claim columns first).
 _INDEXES = (
@@ -94,10 +98,12 @@ class ShippingStatus(TypedDict):
     undelivered_bytes: int
     oldest_undelivered_at: str | None
     evicted: dict[str, int]
+    set_aside: int  # records Firehose refused for themselves, kept out of the queue
+    set_aside_reason: str | None
     last_upload: LastUpload
 
 
-class Store:
+class Store(Queue, Cap):
     """A thread-safe handle on the store; several processes may share the file.
 
     ``max_bytes`` caps the records' bytes; only a handle that appends needs it (the cap is
@@ -118,12 +124,24 @@ class Store:
             self._db = sqlite3.connect(
                 path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
+            if not self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+                # A new store (set before WAL mode, or it does not take): freed pages can go
+                # back to the file system.
+                self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            # The log is checkpointed every wal_bytes and cut back to that: it must not
+            # outgrow a small cap, nor fill a small disk with records the file never gets.
+            wal_bytes = min(WAL_MAX, max(WAL_MIN, (self.max_bytes or WAL_MAX) // 16))
+            self._db.execute(f"PRAGMA journal_size_limit={wal_bytes}")
+            self._db.execute(f"PRAGMA wal_autocheckpoint={wal_bytes // 4096}")
             if self._schema_version() < SCHEMA_VERSION:
                 self._create_or_migrate()
         except (OSError, sqlite3.Error) as exc:
-            raise GclogError(f"cannot open the store {path}: {exc}") from None
+            raise GclogError(
+                f"cannot open the store {path}: {exc} (`gclog doctor` sets a damaged store "
+                "aside, keeping what it can read)"
+            ) from None
 
     def _schema_version(self) -> int:
         try:
@@ -137,6 +155,11 @@ class Store:
 
         Only then does opening write: many processes may open a store at once.
         """
+        if (
+            self._schema_version() == 0
+            and not self._db.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone()
+        ):  # a new store: freed pages can go back to the file system
+            self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
         with self._transaction():
             for statement in _TABLES:
                 self._db.execute(statement)
@@ -151,10 +174,6 @@ class Store:
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (str(SCHEMA_VERSION),),
             )
-
-    def _transaction(self) -> Any:
-        """BEGIN IMMEDIATE … COMMIT (ROLLBACK on error); the caller holds ``_lock`` if needed."""
-        return _Transaction(self._db)
 
     def close(self) -> None:
         with self._lock:
@@ -214,139 +233,32 @@ class Store:
                         self._enforce_cap(self.max_bytes)
             return ids
 
-    def mark_delivered(self, ids: Iterable[int]) -> None:
-        stamp = now_iso()
-        self._update_in_chunks(
-            "UPDATE records SET delivered_at = ?, claim_owner = NULL, claim_until = NULL"
-            " WHERE id = ? AND delivered_at IS NULL",
-            [(stamp, i) for i in ids],
-        )
-
-    def _update_in_chunks(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """One short write transaction per CHUNK rows, so a session appending never waits long."""
-        for start in range(0, len(rows), CHUNK):
-            with self._lock, self._transaction():
-                self._db.executemany(sql, rows[start : start + CHUNK])
-
-    # -- claims: several shippers, no record sent twice at once ------------------------------------
-
-    def claim(
-        self, owner: str, max_records: int, max_bytes: int, lease_s: float
-    ) -> list[tuple[int, str]]:
-        """Claim the oldest unclaimed undelivered records for ``owner``, as (row id, JSON text).
-
-        At most ``max_records``, and no more than ``max_bytes`` of them (but always at least one,
-        however big). The claim lapses after ``lease_s`` seconds unless delivered or released.
-        Candidates are read without a lock; each is claimed only if it is still free when
-        written, so a record another shipper took in between is simply left to it.
-        """
-        now = time.time()
-        free = (
-            "delivered_at IS NULL AND (claim_until IS NULL OR claim_until < ? OR claim_owner = ?)"
-        )
-        candidates = self._query(
-            f"SELECT id, bytes FROM records WHERE {free} ORDER BY id LIMIT ?",
-            (now, owner, max_records),
-        )
-        ids: list[int] = []
-        total = 0
-        for row_id, size in candidates:
-            if ids and total + size > max_bytes:
-                break
-            ids.append(int(row_id))
-            total += int(size)
-        if not ids:
-            return []
-        self._update_in_chunks(
-            f"UPDATE records SET claim_owner = ?, claim_until = ? WHERE id = ? AND {free}",
-            [(owner, now + lease_s, i, now, owner) for i in ids],
-        )
-        rows = self._query(
-            "SELECT id, body FROM records WHERE id >= ? AND id <= ? AND claim_owner = ?"
-            " AND delivered_at IS NULL ORDER BY id",
-            (ids[0], ids[-1], owner),
-        )
-        return [(int(i), str(b)) for i, b in rows]
-
-    def release(self, owner: str, ids: Iterable[int] | None = None) -> None:
-        """Give back ``owner``'s claims (all of them, or those on ``ids``) for anyone to take."""
-        if ids is None:
-            with self._lock, self._transaction():
-                self._db.execute(
-                    "UPDATE records SET claim_owner = NULL, claim_until = NULL"
-                    " WHERE delivered_at IS NULL AND claim_owner = ?",
-                    (owner,),
-                )
-        else:
-            self._update_in_chunks(
-                "UPDATE records SET claim_owner = NULL, claim_until = NULL"
-                " WHERE id = ? AND claim_owner = ?",
-                [(i, owner) for i in ids],
+    def import_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows (id, session_id, seq, event_type, event_time, bytes, body, delivered_at) read
+        from another store (``gclog doctor``): kept as they were, delivered ones delivered."""
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO records(session_id, seq, event_type, event_time, bytes, body,"
+                " delivered_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [tuple(row[1:]) for row in rows],
             )
 
-    def claim_owners(self) -> list[str]:
-        """Owners holding live claims on undelivered records (to check for dead ones)."""
-        rows = self._query(
-            "SELECT DISTINCT claim_owner FROM records WHERE delivered_at IS NULL"
-            " AND claim_owner IS NOT NULL AND claim_until >= ?",
-            (time.time(),),
-        )
-        return [str(r[0]) for r in rows]
+    def import_set_aside(self, rows: list[tuple[Any, ...]]) -> None:
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO set_aside(session_id, seq, event_type, event_time, body, reason,"
+                " set_aside_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [tuple(row[1:]) for row in rows],
+            )
 
-    # -- the cap: eviction, counted --------------------------------------------------------------
-
-    def _enforce_cap(self, max_bytes: int) -> None:
-        """Evict (see the module's docstring) until the records take at most EVICT_TO × the cap."""
-        total = int(self._db.execute("SELECT COALESCE(SUM(bytes), 0) FROM records").fetchone()[0])
-        if total <= max_bytes:
-            return
-        to_free = total - int(max_bytes * EVICT_TO)
-        now = time.time()
-        with self._transaction():
-            evicted: dict[str, int] = {}
-            for name, condition in EVICTION_ORDER:
-                if to_free <= 0:
-                    break
-                # A record being sent right now is left alone: it may well arrive.
-                unclaimed = " AND (claim_until IS NULL OR claim_until < ?)"
-                live_claim = "" if name == "delivered" else unclaimed
-                params: tuple[Any, ...] = () if name == "delivered" else (now,)
-                while to_free > 0:
-                    rows = self._db.execute(
-                        f"SELECT id, bytes, event_type FROM records WHERE {condition}"
-                        f"{live_claim} ORDER BY id LIMIT 500",
-                        params,
-                    ).fetchall()
-                    if not rows:
-                        break
-                    victims = []
-                    for row_id, size, event_type in rows:
-                        victims.append((row_id,))
-                        to_free -= int(size)
-                        if name != "delivered":
-                            evicted[event_type] = evicted.get(event_type, 0) + 1
-                        if to_free <= 0:
-                            break
-                    self._db.executemany("DELETE FROM records WHERE id = ?", victims)
-            counters = [(f"evicted.{k}", v) for k, v in evicted.items()]
-            counters += [(f"unreported.{k}", v) for k, v in evicted.items()]
+    def add_counts(self, counts: dict[str, int]) -> None:
+        """Add to the meta counters (``evicted.*``, ``unreported.*``)."""
+        with self._lock, self._transaction():
             self._db.executemany(
                 "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
                 " SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)",
-                counters,
+                list(counts.items()),
             )
-
-    def take_unreported_evictions(self) -> dict[str, int]:
-        """Evictions no ``session_end`` has reported yet, by event_type; they count as reported now."""
-        with self._lock, self._transaction():
-            return self._take_unreported()
-
-    def _take_unreported(self) -> dict[str, int]:
-        rows = self._db.execute(
-            "SELECT key, value FROM meta WHERE key LIKE 'unreported.%'"
-        ).fetchall()
-        self._db.execute("DELETE FROM meta WHERE key LIKE 'unreported.%'")
-        return {key.split(".", 1)[1]: int(value) for key, value in rows if int(value)}
 
     # -- meta: small facts other processes read (shipping status) --------------------------------
 
@@ -366,10 +278,6 @@ class Store:
         return {str(k)[len(prefix) :]: str(v) for k, v in rows}
 
     # -- reading ---------------------------------------------------------------------------------
-
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            return self._db.execute(sql, params).fetchall()
 
     def bodies(self, session_id: str | None = None) -> Iterator[str]:
         """The stored records as JSON text, oldest first (by session and seq when one is named)."""
@@ -440,7 +348,12 @@ class Store:
         oldest_rows = self._query(OLDEST_UNDELIVERED)
         oldest = oldest_rows[0][0] if oldest_rows else None
         last = self.meta("ship.")
+        set_aside, reason = self._query(
+            "SELECT COUNT(*), (SELECT reason FROM set_aside ORDER BY id DESC LIMIT 1) FROM set_aside"
+        )[0]
         return {
+            "set_aside": int(set_aside),
+            "set_aside_reason": reason,
             "records": counts["records"],
             "undelivered": counts["undelivered"],
             "undelivered_bytes": int(size),
@@ -475,14 +388,3 @@ def _merged(record: dict[str, Any], taken: dict[str, int]) -> dict[str, int]:
     for kind, count in taken.items():
         counts[kind] = counts.get(kind, 0) + count
     return counts
-
-
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        self._db.execute("COMMIT" if kind is None else "ROLLBACK")
