@@ -6,10 +6,12 @@ import importlib
 import sys
 
 SUITES = {
+    "floor": "bench.floor",
     "run": "bench.run_peers",
     "extension": "bench.extension",
     "sampler_cost": "bench.sampler_cost",
     "shipping": "bench.shipping",
+    "fleet": "bench.fleet",
     "scrubber": "bench.scrubber",
     "reliability": "bench.reliability",
     "analyze": "bench.analyze",

@@ -1,7 +1,13 @@
-"""The baseline: the least a program can do to run a notebook through jupyter_client.
+"""The floor: the least a program can do to run a notebook through jupyter_client.
 
-Read the notebook, start a kernel, send each code cell, collect its outputs until the reply and the
-idle status are in, write the notebook. No recording, no progress, no checkpoints.
+Exactly this, and nothing else: read the notebook with ``nbformat.read`` (which validates it);
+``start_new_kernel`` (launch, connect, wait until it answers ``kernel_info``); for each code cell
+with a non-blank source, ``execute`` it (``allow_stdin=False``), take iopub messages until that
+request's ``status: idle``, keeping its stream, display_data, execute_result and error messages
+as outputs (``output_from_msg``), then take its shell reply; set the cell's outputs and
+execution count; ``shutdown_kernel`` (jupyter_client's defaults); write the notebook once with
+``nbformat.write``. It records nothing, shows nothing, keeps no checkpoints, honours no tags, and
+like gclog it keeps jsonschema's slow optional import out.
 """
 
 from __future__ import annotations

@@ -559,3 +559,12 @@ def test_ipu_source_is_off_without_gcipuinfo(monkeypatch: pytest.MonkeyPatch) ->
     assert IpuSampler(Context()).unavailable() == (
         "gcipuinfo is not importable — it ships with Graphcore's Poplar SDK"
     )
+
+
+def test_a_fully_busy_machine_reads_100_percent_not_a_hair_over() -> None:
+    from gclog.samplers.system import _busy_percent
+
+    assert _busy_percent(2.0000000000061, 2.0) == 100.0
+    assert _busy_percent(-1e-12, 2.0) == 0.0
+    assert _busy_percent(0.5, 2.0) == 25.0
+    assert _busy_percent(None, 2.0) is None and _busy_percent(1.0, 0.0) is None

@@ -5,6 +5,14 @@ The kernel is observed the way ``gclog attach`` observes one (gclog/observe/obse
 run adds is sending each code cell itself and waiting for both the shell reply and the kernel's
 idle status before the next (as nbclient does), and writing the executed notebook. It never
 leaves a kernel behind: every exit path shuts it down.
+
+Start-up is ordered around the kernel's own (~0.7 s of its Python starting up): the checks that
+need nothing heavy run first (the notebook as JSON, the output path, the kernel spec), then the
+kernel is launched, and only then are nbformat, the observer, the recorder, the store and the
+metric samplers imported and opened, while the kernel boots on the other core. Bad input found
+after the launch (a notebook nbformat refuses) still gets its one line: the kernel is shut down
+first and says nothing. At the end the kernel is asked to exit before the session's last records
+are written, so its shutdown overlaps them.
 """
 
 from __future__ import annotations
@@ -12,24 +20,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from nbformat import NotebookNode
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from gclog.config import Paths, Settings
-from gclog.enrich.saved_cells import SavedCells
-from gclog.entry.views import run_view
 from gclog.errors import ExitCode, GclogError
 from gclog.files import check_writable
 from gclog.jupyter import kernel as kernels
 from gclog.jupyter import notebook as notebooks
-from gclog.jupyter.subscription import Subscription
-from gclog.observe.observation import CONNECT_TIMEOUT_S, POLL_MS, Observation, Stop
-from gclog.observe.observer import Execution
-from gclog.pipeline.recorder import Recorder
 from gclog.records import EndReason, iso
 from gclog.text import cell_label
+
+if TYPE_CHECKING:  # imported once the kernel is booting (see the module's docstring)
+    from nbformat import NotebookNode
+    from rich.console import Console
+
+    from gclog.entry.views import CellTally
+    from gclog.observe.observation import Observation, Stop
+    from gclog.observe.observer import Execution
 
 INTERRUPT_GRACE_S = 5.0  # how long an interrupted cell may take to report back
 IDLE_AFTER_REPLY_S = 4.0  # nbclient's iopub_timeout: a reply without idle is complete after this
@@ -60,7 +67,7 @@ class RunResult:
     exit_code: int
     session_id: str
     output: Path
-    cells: list[dict[str, Any]] = field(default_factory=list)
+    cells: CellTally
     message: str | None = None
     saves: dict[str, Any] = field(default_factory=dict)
 
@@ -97,17 +104,28 @@ def runnable_cells(nb: NotebookNode) -> list[tuple[int, NotebookNode]]:
     ]
 
 
+def _stderr_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
 class Runner:
     def __init__(
-        self, request: RunRequest, settings: Settings, paths: Paths, console: Console
+        self,
+        request: RunRequest,
+        settings: Settings,
+        paths: Paths,
+        console: Console | None = None,  # None: one on stderr, made while the kernel boots
     ) -> None:
         self.request = request
         self.settings = settings
         self.paths = paths
-        self.console = console
+        self.console: Console | None = console
         self.started = time.monotonic()
         self.nb: NotebookNode | None = None
         self.last_record: dict[str, Any] = {}
+        self.tally: CellTally | None = None  # for the summary: the records are not kept
 
     @property
     def elapsed(self) -> float:
@@ -116,23 +134,49 @@ class Runner:
     def run(self) -> RunResult:
         self.started = time.monotonic()
         request = self.request
-        nb = self.nb = notebooks.load(request.notebook)
+        raw = notebooks.read(request.notebook)  # not JSON, not a notebook: said before any kernel
         output = resolve_output(request)
         cwd = request.cwd or request.notebook.resolve().parent
         if not cwd.is_dir():
             raise GclogError(f"--cwd {cwd}: not a directory")
-        kernel_name = (
-            request.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
-        )
-        kernels.check_kernelspec(kernel_name)
+        kernel_name = request.kernel_name or raw.kernel_name or "python3"
+        raw.data = {}  # nbformat parses the text again: the parsed JSON need not stay for the run
+        connection_file = kernels.new_connection_file()
+        kernel = kernels.launch(kernel_name, cwd, connection_file)
+        try:
+            return self._observe(kernel, raw, output, connection_file)
+        except BaseException:
+            kernel.shutdown(now=True)  # at once: bad input, or the run already failed
+            raise
+        finally:
+            kernel.shutdown()  # a no-op when the observation shut it down already
+
+    def _observe(
+        self,
+        kernel: kernels.Kernel,
+        raw: notebooks.RawNotebook,
+        output: Path,
+        connection_file: Path,
+    ) -> RunResult:
+        """While the kernel boots: nbformat, the observer, the recorder; then the cells."""
+        from gclog.enrich.saved_cells import SavedCells
+        from gclog.entry.views import CellTally, run_view
+        from gclog.observe.observation import Observation
+        from gclog.pipeline.recorder import Recorder
+
+        request = self.request
+        self.tally = CellTally()
+        nb = self.nb = notebooks.parse(raw)
+        raw.text = ""  # the notebook is in nbformat's nodes now
         cells = runnable_cells(nb)
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs = []
                 cell.execution_count = None
                 cell.metadata.pop("execution", None)
-        view = run_view(self.console, request.notebook, len(cells), kernel_name)
-        connection_file = kernels.new_connection_file()
+        if self.console is None:
+            self.console = _stderr_console()
+        view = run_view(self.console, request.notebook, len(cells), kernel.name)
         observation = Observation(
             "run",
             self.settings,
@@ -146,19 +190,19 @@ class Runner:
                 self.paths,
                 notebook_path=request.notebook,
                 saved_cells=SavedCells.from_notebook(nb),  # the cells sent: never "modified"
+                keep_cells=False,
             ),
             on_cell=self._annotate,
         )
         with observation:
-            kernel = kernels.start(
-                kernel_name,
-                cwd,
-                self.settings.startup_timeout,
-                connection_file,
-                on_output=lambda line: view.note(f"kernel: {line}"),
-                on_launched=observation.recorder.prepare,
-            )
             observation.on_exit(kernel.shutdown)
+            if kernel.pid is not None:
+                observation.recorder.prepare(kernel.pid)
+            kernels.wait_ready(
+                kernel,
+                self.settings.startup_timeout,
+                on_output=lambda line: view.note(f"kernel: {line}"),
+            )
             observation.announce()  # once the kernel is up: bad input gets its one line only
             result = self._execute(observation, kernel, nb, cells, output)
         lost = observation.recorder.lost
@@ -178,6 +222,9 @@ class Runner:
         cells: list[tuple[int, NotebookNode]],
         output: Path,
     ) -> RunResult:
+        from gclog.jupyter.subscription import Subscription
+        from gclog.observe.observation import CONNECT_TIMEOUT_S, Stop
+
         nb.metadata["language_info"] = kernel.info.get("language_info") or {}
         subscription = Subscription(kernel.manager.get_connection_info())
         subscription.wait_connected(CONNECT_TIMEOUT_S, nudge=kernel.client.kernel_info)
@@ -189,6 +236,10 @@ class Runner:
             {"name": self.request.notebook.name, "code_cells": len(cells)},
         )
         observation.handle(subscription.early)
+        # A cell's record is made while the next cell runs: the kernel need not wait for it.
+        # Whether to go on is decided before that, from the reply, so stop-on-error, the
+        # raises-exception tag and --allow-errors hold as ever: nothing is sent after a failure.
+        observation.defer_records = True
         writer = notebooks.CheckpointWriter(nb, output)
         signals = observation.signals
         reason: EndReason = "completed"
@@ -211,6 +262,7 @@ class Runner:
                     )
                     break
                 if execution.status == "error" and not self._errors_allowed(cell):
+                    observation.record_deferred()  # its scrubbed error name is in its record
                     ename = self.last_record.get("error", {}).get("ename", "an error")  # scrubbed
                     reason, message = "cell_error", f"{cell_label(index)} raised {ename}"
                     break
@@ -219,12 +271,16 @@ class Runner:
             reason = "failed"
             raise
         finally:
+            observation.record_deferred()  # the last cell's record, before the notebook is saved
             observation.reason = reason
+            if reason in ("completed", "cell_error"):
+                kernel.begin_shutdown()  # idle: it exits while the session's end is recorded
             nb.metadata["gclog"] = {"session_id": observation.recorder.session.id, "status": reason}
             widgets = observation.observer.widgets
             if widgets is not None and (state := widgets.metadata()) is not None:
                 nb.metadata["widgets"] = state  # the widgets this run made, as nbclient writes
             writer.save()  # the person's notebook first, whatever else fails
+        assert self.tally is not None  # made before the first cell
         exit_code = int(EXIT_CODES[reason])
         if reason == "interrupted":
             exit_code = signals.exit_code(exit_code)
@@ -233,7 +289,7 @@ class Runner:
             exit_code=exit_code,
             session_id=observation.recorder.session.id,
             output=output,
-            cells=observation.recorder.cells,
+            cells=self.tally,
             message=message,
             saves=writer.stats(),
         )
@@ -245,6 +301,8 @@ class Runner:
         self, observation: Observation, kernel: kernels.Kernel, index: int, cell: NotebookNode
     ) -> tuple[Execution, str | Stop]:
         """Send one cell and wait until it is recorded; returns it and how it ended."""
+        from gclog.observe.observation import POLL_MS
+
         client = kernel.client
         msg_id = client.execute(
             cell.source,
@@ -254,6 +312,7 @@ class Runner:
         )
         execution = observation.expect(msg_id, cell.source, index, cell.get("id"))
         cell.outputs = execution.outputs  # the notebook shows outputs as they arrive
+        observation.record_deferred()  # the previous cell's record, while this one runs
         signals = observation.signals
         timeout = self.settings.timeout
         deadline = time.monotonic() + timeout if timeout else None
@@ -288,6 +347,8 @@ class Runner:
     def _annotate(self, execution: Execution, record: dict[str, Any]) -> None:
         """Per-cell timing in the cell's metadata, where jupyterlab-execute-time reads it."""
         self.last_record = record
+        if self.tally is not None:
+            self.tally.add(record)
         if self.nb is None or execution.index is None:
             return
         cell = self.nb.cells[execution.index]

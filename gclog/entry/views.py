@@ -5,6 +5,7 @@ cell otherwise; and the summary a run ends with.
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,30 +77,33 @@ class Lines:
         self.seen += 1
         if self.quiet:
             return
-        status, code = record["status"], escape(first_line(record.get("code")))
+        status, code = record["status"], first_line(record.get("code"))
         duration = record.get("duration_s")
         if self.total is not None:
             took = f"{duration:7.3f}s" if duration is not None else "      -s"
             detail = f"  {record['error']['ename']}" if "error" in record else ""
             width = len(str(self.total))
-            self.console.print(
-                f"gclog: [{self.seen:>{width}}/{self.total}] {status:<11} {took}  {code}"
-                f"{escape(detail)}",
-                soft_wrap=True,
+            self._line(
+                f"gclog: [{self.seen:>{width}}/{self.total}] {status:<11} {took}  {code}{detail}"
             )
         else:
             count = record.get("execution_count")
             took = f"{duration:.3f}s" if duration is not None else "?s"
             partial = " (seen in part)" if record.get("partial") else ""
-            self.console.print(
+            self._line(
                 f"gclog: [{count if count is not None else '-'}] {status:<11} {took:>8}"
-                f"  {code}{partial}",
-                soft_wrap=True,
+                f"  {code}{partial}"
             )
 
     def note(self, message: str) -> None:
         if not self.quiet or message.startswith("warning: "):  # a sidecar's log keeps warnings
-            self.console.print(f"gclog: {escape(message)}", soft_wrap=True)
+            self._line(f"gclog: {message}")
+
+    def _line(self, text: str) -> None:
+        """Plain text, as it is: no markup, no emoji codes, no wrapping — a log line. Written
+        straight to the console's file: rich's rendering costs ~0.2 ms a line, in every cell."""
+        self.console.file.write(text + "\n")
+        self.console.file.flush()
 
     def tick(self) -> None:
         pass
@@ -234,6 +238,39 @@ def attach_view(console: Console, label: str, quiet: bool) -> Lines:
 # -- the summary at the end of a run -----------------------------------------------------------------
 
 
+class CellTally:
+    """What the summary says of a run's cells: counts by status and the few slowest, kept as the
+    cells finish, so the run holds no list of its records (it would grow with every cell)."""
+
+    SLOWEST = 3
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.slowest: list[tuple[float, int, dict[str, Any]]] = []  # a min-heap of the slowest
+        self._order = 0
+
+    def add(self, record: dict[str, Any]) -> None:
+        status = record["status"]
+        self.counts[status] = self.counts.get(status, 0) + 1
+        duration = record.get("duration_s")
+        if duration is None:
+            return
+        self._order += 1
+        if len(self.slowest) == self.SLOWEST and duration <= self.slowest[0][0]:
+            return
+        # Only what the summary shows: not the record, whose outputs may be large.
+        kept = {
+            "index": record.get("index"),
+            "duration_s": duration,
+            "code": first_line(record.get("code"), 30),
+        }
+        entry = (duration, -self._order, kept)  # equal durations: the earlier cell stays
+        if len(self.slowest) < self.SLOWEST:
+            heapq.heappush(self.slowest, entry)
+        else:
+            heapq.heapreplace(self.slowest, entry)
+
+
 @dataclass
 class Summary:
     notebook: Path | None
@@ -241,31 +278,22 @@ class Summary:
     session_id: str
     reason: str
     message: str | None
-    cells: list[dict[str, Any]] = field(default_factory=list)
+    cells: CellTally = field(default_factory=CellTally)
     records: int = 0
 
 
 def print_summary(console: Console, summary: Summary, elapsed: float) -> None:
-    cells = summary.cells
-    counts: dict[str, int] = {}
-    for cell in cells:
-        counts[cell["status"]] = counts.get(cell["status"], 0) + 1
-    parts = [f"{n} {status}" for status, n in counts.items()] or ["no cells run"]
+    tally = summary.cells
+    parts = [f"{n} {status}" for status, n in tally.counts.items()] or ["no cells run"]
     console.print(
         f"gclog: {summary.reason}: {', '.join(parts)} in {elapsed:.1f}s"
         + (f" — {escape(summary.message)}" if summary.message else ""),
         soft_wrap=True,
     )
-    timed = sorted(
-        (c for c in cells if c.get("duration_s") is not None),
-        key=lambda c: c["duration_s"],
-        reverse=True,
-    )[:3]
+    timed = [kept for _, _, kept in sorted(tally.slowest, reverse=True)]
     if timed:
         slowest = ", ".join(
-            f"{cell_label(c['index'])} {c['duration_s']:.2f}s "
-            f"({escape(first_line(c.get('code'), 30))})"
-            for c in timed
+            f"{cell_label(c['index'])} {c['duration_s']:.2f}s ({escape(c['code'])})" for c in timed
         )
         console.print(f"  slowest: {slowest}", soft_wrap=True)
     if summary.notebook is not None:

@@ -10,14 +10,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
-import zmq
 from jupyter_core.paths import jupyter_runtime_dir
 
 from gclog.errors import GclogError
 from gclog.text import by_prefix
+
+if TYPE_CHECKING:
+    import zmq  # imported where a heartbeat is sent: `gclog status` needs none (~15 ms)
 
 _CONNECTION_KEYS = ("ip", "iopub_port", "hb_port", "key", "transport")
 
@@ -122,8 +124,11 @@ def is_alive(process: psutil.Process) -> bool:
         return False
 
 
-def heartbeat(info: dict[str, Any], context: zmq.Context[Any], timeout: float) -> bool:
-    socket = context.socket(zmq.REQ)
+def heartbeat(info: dict[str, Any], context: zmq.Context[Any] | None, timeout: float) -> bool:
+    """Whether the kernel answers a ping in ``timeout`` s; ``context`` None: the shared one."""
+    import zmq
+
+    socket = (context or zmq.Context.instance()).socket(zmq.REQ)
     socket.linger = 0
     try:
         socket.connect(f"{info['transport']}://{info['ip']}:{info['hb_port']}")
@@ -171,7 +176,7 @@ class Target:
         if now < self._next_heartbeat:
             return False
         self._next_heartbeat = now + HEARTBEAT_EVERY_S
-        if heartbeat(self.info, zmq.Context.instance(), timeout=HEARTBEAT_EVERY_S):
+        if heartbeat(self.info, None, timeout=HEARTBEAT_EVERY_S):
             self._misses = 0
             return False
         self._misses += 1
@@ -187,7 +192,7 @@ class Target:
             if self.process is not None:
                 if find_kernel_process(self.connection_file) is not None:
                     return True
-            elif heartbeat(self.info, zmq.Context.instance(), timeout=HEARTBEAT_EVERY_S):
+            elif heartbeat(self.info, None, timeout=HEARTBEAT_EVERY_S):
                 self._misses = 0
                 return True
             time.sleep(0.2)
@@ -228,10 +233,8 @@ def open_target(kernel: str | None, existing: bool, kernel_pid: int | None = Non
     path = resolve(kernel, existing)
     info = read_connection(path)
     process = find_kernel_process(path, kernel_pid)
-    if process is None:
-        context = zmq.Context.instance()
-        if not heartbeat(info, context, timeout=1.5):
-            raise GclogError(f"kernel {path} is not running (a stale connection file)")
+    if process is None and not heartbeat(info, None, timeout=1.5):
+        raise GclogError(f"kernel {path} is not running (a stale connection file)")
     return Target(connection_file=path, info=info, process=process)
 
 

@@ -77,6 +77,7 @@ class Kernel:
     name: str
     info: dict[str, Any]
     output: KernelOutput | None = field(default=None, repr=False)
+    _stopping: threading.Thread | None = field(default=None, repr=False)
     owned = True  # gclog started it: nothing restarts or shuts it down behind gclog's back
 
     @property
@@ -107,8 +108,39 @@ class Kernel:
         with contextlib.suppress(Exception):
             self.manager.interrupt_kernel()
 
+    def begin_shutdown(self) -> None:
+        """Ask an idle kernel to exit and let it do so while gclog finishes its own records;
+        :meth:`shutdown` waits for it. Polls every 10 ms (jupyter_client's own shutdown polls
+        every 100 ms, a tenth of a second lost on every run)."""
+        if self._stopping is None and self.exit_status() is None:
+            self._stopping = threading.Thread(
+                target=self._shutdown_idle, name="gclog-kernel-shutdown", daemon=True
+            )
+            self._stopping.start()
+
+    def _shutdown_idle(self) -> None:
+        with contextlib.suppress(Exception):
+            self.client.stop_channels()
+        try:
+            self.manager.request_shutdown()
+            self.manager.finish_shutdown(pollinterval=0.01)
+        except Exception:
+            self._shutdown_now()
+        with contextlib.suppress(Exception):
+            self.manager.cleanup_resources()
+
+    def _shutdown_now(self) -> None:
+        try:
+            self.manager.shutdown_kernel(now=True)
+        except Exception:
+            with contextlib.suppress(Exception):
+                self.manager.provisioner.process.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+
     def shutdown(self, now: bool = False) -> None:
         """Stop channels and the kernel process; safe to call twice or after the kernel died."""
+        if self._stopping is not None:
+            self._stopping.join()
+            return
         with contextlib.suppress(Exception):
             self.client.stop_channels()
         if self.manager.has_kernel:
@@ -165,6 +197,16 @@ def start(
     The kernel process's own output goes to ``on_output`` a line at a time; ``on_launched``
     hears the kernel's pid as soon as it exists, to do work while the kernel gets ready.
     """
+    kernel = launch(name, cwd, connection_file)
+    if on_launched is not None and kernel.pid is not None:
+        on_launched(kernel.pid)
+    wait_ready(kernel, startup_timeout, on_output)
+    return kernel
+
+
+def launch(name: str, cwd: Path, connection_file: Path) -> Kernel:
+    """Start kernel ``name``'s process and return at once: it boots (~0.7 s) while the caller
+    does its own start-up; :func:`wait_ready` waits for it. GclogError if it cannot start."""
     check_kernelspec(name)
     manager = KernelManager(kernel_name=name, connection_file=str(connection_file))
     try:
@@ -176,18 +218,26 @@ def start(
         )
     except Exception as exc:
         raise GclogError(f"kernel {name!r} failed to start: {one_line(exc)}") from None
-    client = manager.client()
-    kernel = Kernel(manager=manager, client=client, name=name, info={})
+    kernel = Kernel(manager=manager, client=manager.client(), name=name, info={})
     process = getattr(manager.provisioner, "process", None)
     if process is not None and process.stdout is not None:
         kernel.output = KernelOutput(process.stdout)
         kernel.output.start()
-    if on_launched is not None and kernel.pid is not None:
-        on_launched(kernel.pid)
+    return kernel
+
+
+def wait_ready(
+    kernel: Kernel, startup_timeout: float, on_output: Callable[[str], None] | None = None
+) -> None:
+    """Wait until a launched kernel answers; GclogError (the kernel shut down) if it does not."""
+    client, name = kernel.client, kernel.name
     try:
         client.start_channels()
         client.wait_for_ready(timeout=startup_timeout)
         kernel.info = _kernel_info(client, startup_timeout)
+        # gclog reads iopub through a subscription of its own (jupyter/subscription.py): this
+        # client's would queue every message a second time, here and in the kernel's iopub thread.
+        client.iopub_channel.stop()
     except Exception as exc:
         status = kernel.exit_status()
         kernel.shutdown(now=True)
@@ -202,7 +252,6 @@ def start(
         raise
     if kernel.output is not None and on_output is not None:
         kernel.output.forward_to(on_output)
-    return kernel
 
 
 def _kernel_info(client: BlockingKernelClient, timeout: float) -> dict[str, Any]:

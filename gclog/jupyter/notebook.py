@@ -5,18 +5,43 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import nbformat
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING, Any
 
 from gclog.errors import GclogError
 from gclog.files import write_atomic
 
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+# nbformat (with jsonschema under it) takes ~0.15 s to import: `gclog run` imports it only once
+# its kernel is booting (see gclog/entry/run.py), so :func:`read` does without it.
+NEWEST_NBFORMAT = 4
+
+
+@dataclass
+class RawNotebook:
+    """A notebook file read and parsed as JSON, not yet upgraded or validated."""
+
+    path: Path
+    text: str
+    data: dict[str, Any]
+
+    @property
+    def kernel_name(self) -> str | None:
+        spec = (self.data.get("metadata") or {}).get("kernelspec") or {}
+        name = spec.get("name") if isinstance(spec, dict) else None
+        return name if isinstance(name, str) and name else None
+
 
 def load(path: Path) -> NotebookNode:
     """Read, upgrade (to nbformat 4) and validate a notebook; GclogError with the reason if not."""
+    return parse(read(path))
+
+
+def read(path: Path) -> RawNotebook:
+    """Read a notebook file as JSON: the checks that need no nbformat; GclogError if it fails."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -41,11 +66,19 @@ def load(path: Path) -> NotebookNode:
         ) from None
     if not isinstance(data, dict) or not isinstance(data.get("nbformat"), int):
         raise GclogError(f"{path}: not a Jupyter notebook (no nbformat version field)")
-    if data["nbformat"] > nbformat.current_nbformat:
+    if data["nbformat"] > NEWEST_NBFORMAT:
         raise GclogError(
             f"{path}: nbformat {data['nbformat']} is newer than this gclog supports "
-            f"({nbformat.current_nbformat})"
+            f"({NEWEST_NBFORMAT})"
         )
+    return RawNotebook(path, text, data)
+
+
+def parse(raw: RawNotebook) -> NotebookNode:
+    """Upgrade (to nbformat 4) and validate a notebook read by :func:`read`."""
+    import nbformat
+
+    path, text = raw.path, raw.text
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -59,6 +92,8 @@ def load(path: Path) -> NotebookNode:
 
 def serialize(nb: NotebookNode) -> str:
     """nbformat's own on-disk layout, without validating again (the input was validated)."""
+    import nbformat.v4
+
     return nbformat.v4.writes(nb) + "\n"
 
 
@@ -72,7 +107,7 @@ class CheckpointWriter:
     """
 
     def __init__(
-        self, nb: NotebookNode, path: Path, min_interval: float = 2.0, max_share: float = 0.05
+        self, nb: NotebookNode, path: Path, min_interval: float = 2.0, max_share: float = 0.02
     ) -> None:
         self.nb = nb
         self.path = path

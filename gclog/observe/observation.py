@@ -161,6 +161,10 @@ class Observation:
         self.watch: KernelWatch | None = None
         self.reason: EndReason = "failed"  # until someone says otherwise
         self._awaiting: dict[str, Execution] = {}  # sent by us: finished by idle *and* reply
+        # run: a finished cell's resources are read at once, its record is made once the next
+        # cell is sent (record_deferred), so the kernel does not wait for the record work.
+        self.defer_records = False
+        self._deferred: list[tuple[Execution, Any]] = []
         self._restart_announced = False
         self._shutdown_announced = False
         self._next_check = 0.0
@@ -227,6 +231,8 @@ class Observation:
 
     def __exit__(self, *exc: object) -> None:
         try:
+            if self._started:
+                self.record_deferred()
             self.view.stop()
             if self._started and not self._ended:
                 self._ended = True
@@ -267,6 +273,12 @@ class Observation:
         self.observer.running.pop(execution.msg_id, None)
         if not execution.done:
             self._record(execution)
+
+    def record_deferred(self) -> None:
+        """Record the cells finished but not recorded yet (``defer_records``), in order."""
+        while self._deferred:
+            execution, resources = self._deferred.pop(0)
+            self._make_record(execution, resources)
 
     # -- pumping -------------------------------------------------------------------------------------
 
@@ -372,7 +384,7 @@ class Observation:
             self.recorder.cell_dropped(execution.msg_id)
         elif execution.msg_id not in self._awaiting or execution.reply_status is not None:
             self._awaiting.pop(execution.msg_id, None)
-            self._record(execution)
+            self._record(execution, defer=self.defer_records)
 
     def _reply(self, msg: dict[str, Any]) -> None:
         execution = self._awaiting.get((msg.get("parent_header") or {}).get("msg_id"))
@@ -381,11 +393,20 @@ class Observation:
         execution.replied(msg)
         if execution.idle:
             self._awaiting.pop(execution.msg_id, None)
-            self._record(execution)
+            self._record(execution, defer=self.defer_records)
 
-    def _record(self, execution: Execution) -> None:
+    def _record(self, execution: Execution, defer: bool = False) -> None:
+        """Record a finished execution; ``defer``: read its resources now, record it later."""
+        if defer:
+            self._deferred.append((execution, self.recorder.cell_ended(execution.msg_id)))
+            execution.done = True
+            return
+        self.record_deferred()  # records stay in the order the cells ran
+        self._make_record(execution, ...)
+
+    def _make_record(self, execution: Execution, resources: Any) -> None:
         record = self.recorder.cell_finished(
-            execution.msg_id, execution.cell_fields(), execution.outputs
+            execution.msg_id, execution.cell_fields(), execution.outputs, resources
         )
         execution.done = True
         self.view.cell(record)
@@ -404,6 +425,7 @@ class Observation:
         if watch is None or not watch.gone():
             return None
         self._take_what_is_left()
+        self.record_deferred()
         if not watch.owned and (self._shutdown_announced or not self.connection_file.exists()):
             self._kernel_gone("the kernel was shut down")
             self.recorder.kernel_event(
@@ -463,6 +485,7 @@ class Observation:
                 yield execution
 
     def _restarted(self) -> None:
+        self.record_deferred()
         self._restarted_once = True
         self._restart_announced = self._shutdown_announced = False
         self._kernel_gone("the kernel restarted")

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
 from gclog.config import Paths, Settings
@@ -31,7 +32,7 @@ from gclog.identity import Identity
 from gclog.pipeline.session import Session
 from gclog.privacy.filter import PrivacyFilter
 from gclog.privacy.optout import IN_MEMORY, ephemeral_identity, opt_out_reason
-from gclog.records import EndReason, EntryPoint, NotebookInfo
+from gclog.records import CellResources, EndReason, EntryPoint, NotebookInfo
 from gclog.samplers.base import Context
 from gclog.samplers.pool import PoolSettings, SamplerPool, warn_on_stderr
 from gclog.ship import start_for_session
@@ -177,8 +178,17 @@ class Recorder:
         if self.metrics is not None:
             self.metrics.cell_started(key)
 
+    def cell_ended(self, key: str) -> CellResources | None:
+        """The cell's resources, read at its end: at once, before the next cell starts (`gclog
+        run` records the cell itself while the next one runs, see observe/observation.py)."""
+        return self.metrics.cell_finished(key) if self.metrics else None
+
     def cell_finished(
-        self, key: str, observed: dict[str, Any], outputs: list[Any]
+        self,
+        key: str,
+        observed: dict[str, Any],
+        outputs: list[Any],
+        resources: CellResources | EllipsisType | None = ...,  # ...: read them now
     ) -> dict[str, Any]:
         """Record a cell: what the observer saw of it (``observed``, its outputs), enriched."""
         fields = {
@@ -186,7 +196,8 @@ class Recorder:
             **cell_fields(observed.get("code"), outputs, self.saved_cells, self.session.started),
             **self.notebook.match(observed.get("code"), observed.get("cell_id")),
         }
-        resources = self.metrics.cell_finished(key) if self.metrics else None
+        if resources is ...:
+            resources = self.cell_ended(key)
         if resources is not None:
             fields["resources"] = resources
         record = self.session.cell(fields)

@@ -74,6 +74,13 @@ def peak_rss_of(pid: int) -> int | None:
 
 _fast_listing = True  # until /proc says it has no children files
 
+# /proc/PID/stat, counted from the field after the command name (proc(5): state is field 3).
+_LINUX_PROC = os.path.exists(f"/proc/{os.getpid()}/stat") and hasattr(os, "sysconf")
+_PPID, _THREADS, _RSS_PAGES = 4 - 3, 20 - 3, 24 - 3
+_CPU_TICKS = (14 - 3, 15 - 3, 16 - 3, 17 - 3)  # utime, stime, cutime, cstime
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if _LINUX_PROC else 100
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if _LINUX_PROC else 4096
+
 
 def tree_pids(root: int) -> list[int]:
     """The process and all its descendants; empty when it is gone."""
@@ -113,6 +120,41 @@ class ProcessTree:
         return tree_pids(self.root)
 
     def _usage(self, pid: int) -> _Usage | None:
+        """What ``pid`` used, from two /proc reads (psutil takes four and ~0.1 ms); psutil where
+        /proc is not Linux's."""
+        if not _LINUX_PROC:
+            return self._usage_psutil(pid)
+        try:
+            stat = _read(f"/proc/{pid}/stat")
+        except (FileNotFoundError, ProcessLookupError):
+            return None
+        except OSError:
+            return None
+        # The command name may hold spaces and parentheses: the fields start after the last ')'.
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        read = write = 0
+        if not self.io_denied:
+            try:
+                io = _read(f"/proc/{pid}/io")
+                read = int(io[io.index(b"\nread_bytes:") + 12 : io.index(b"\nwrite_bytes:")])
+                start = io.index(b"\nwrite_bytes:") + 13
+                write = int(io[start : io.index(b"\n", start)])
+            except PermissionError:
+                self.io_denied = True
+            except (FileNotFoundError, ProcessLookupError):
+                return None
+            except (OSError, ValueError):
+                self.io_denied = True
+        return _Usage(
+            ppid=int(fields[_PPID]),
+            cpu_s=sum(int(fields[i]) for i in _CPU_TICKS) / _CLOCK_TICKS,
+            read_bytes=read,
+            write_bytes=write,
+            rss_bytes=int(fields[_RSS_PAGES]) * _PAGE_SIZE,
+            threads=int(fields[_THREADS]),
+        )
+
+    def _usage_psutil(self, pid: int) -> _Usage | None:
         proc = self._procs.get(pid)
         try:
             if proc is None:

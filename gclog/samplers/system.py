@@ -20,6 +20,13 @@ def _cpu_split(times: Any) -> tuple[float, float]:
     return total - idle, total
 
 
+def _busy_percent(busy: float | None, total: float | None) -> float | None:
+    """A share of the CPUs' time, kept within 0–100 as psutil keeps its own: a fully busy machine
+    otherwise reads 100.0000000003 (the busy time is a difference of floats)."""
+    share = ratio(busy, total)
+    return None if share is None else min(100.0, max(0.0, share))
+
+
 class SystemSampler(Sampler):
     name = "system"
 
@@ -64,9 +71,11 @@ class SystemSampler(Sampler):
             counters["net_sent"], counters["net_recv"] = net_io.bytes_sent, net_io.bytes_recv
         rates = self.rates.per_second(counters)
 
-        reading: Reading = {"system.cpu_percent": ratio(rates["cpu.busy"], rates["cpu.all"])}
+        reading: Reading = {
+            "system.cpu_percent": _busy_percent(rates["cpu.busy"], rates["cpu.all"])
+        }
         for index in range(len(cores)):
-            reading[f"system.cpu{index}_percent"] = ratio(
+            reading[f"system.cpu{index}_percent"] = _busy_percent(
                 rates[f"cpu{index}.busy"], rates[f"cpu{index}.all"]
             )
         load = self.attempt("system.load", psutil.getloadavg)

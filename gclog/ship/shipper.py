@@ -38,6 +38,11 @@ LEASE_S = 120.0  # well above one call's worst case (connect 5 s + read 15 s)
 FATAL_WAIT_S = 60.0  # a configuration error (credentials, stream) is retried this rarely
 CLAIM_RECORDS = 10_000
 CLAIM_BYTES = batching.MAX_CALL_BYTES * 15 // 16  # room for the newlines, so one call holds it
+# Firehose bills each record rounded up to a multiple of 5 KB, and a stream's quota counts calls:
+# a look that finds less than four of those makes the next one wait twice as long, up to
+# GATHER_LOOKS intervals; one that finds more halves the wait, down to the interval.
+GATHER_BYTES = 4 * 5 * 1024
+GATHER_LOOKS = 15
 
 
 class Sender(Protocol):
@@ -123,6 +128,7 @@ class Shipper:
         self.sender = sender
         self.pack_bytes = pack_bytes
         self.interval = interval
+        self.gather_max_s = interval * GATHER_LOOKS  # set it to interval: no gathering
         self.lease_s = lease_s
         self.owner = owner_id()
         self.delivered = 0
@@ -249,6 +255,7 @@ class Shipper:
 
     def _loop(self, store: Store) -> None:
         backoff = Backoff()
+        gather = self.interval
         while True:
             result = self._safe_cycle(store)
             deadline = self._deadline
@@ -259,8 +266,14 @@ class Shipper:
                         return  # drained
                     wait = 0.0
                 else:
-                    # Between full calls, let records gather: fewer, fuller calls.
-                    wait = 0.0 if result.full else self.interval
+                    # Between full calls, let records gather: fewer, fuller calls. A quiet
+                    # notebook ships every ~30 s, not every 2 s (Firehose itself buffers
+                    # minutes before it writes to S3); a busy one soon looks every 2 s again.
+                    if result.claimed_bytes < GATHER_BYTES:
+                        gather = min(gather * 2, self.gather_max_s)
+                    else:
+                        gather = max(gather / 2, self.interval)
+                    wait = 0.0 if result.full else gather
             elif not result.error.retryable:
                 if deadline is not None:
                     return  # waiting cannot fix a configuration error within a flush

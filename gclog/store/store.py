@@ -71,7 +71,15 @@ _INDEXES = (
     "CREATE INDEX IF NOT EXISTS records_session ON records(session_id, seq)",
     "CREATE INDEX IF NOT EXISTS records_bytes ON records(bytes)",
     "CREATE INDEX IF NOT EXISTS records_delivered ON records(id) WHERE delivered_at IS NOT NULL",
+    # The backlog's size from an index alone, not from every undelivered record's pages.
+    "CREATE INDEX IF NOT EXISTS records_undelivered_bytes ON records(bytes)"
+    " WHERE delivered_at IS NULL",
 )
+COUNT_ALL = "SELECT COUNT(*) FROM records"  # SQLite counts the smallest index
+COUNT_UNDELIVERED = "SELECT COUNT(*) FROM records WHERE delivered_at IS NULL"  # a partial index
+BACKLOG_BYTES = "SELECT COALESCE(SUM(bytes), 0) FROM records WHERE delivered_at IS NULL"
+# The first undelivered record is the oldest (records come in time order): one index entry.
+OLDEST_UNDELIVERED = "SELECT event_time FROM records WHERE delivered_at IS NULL ORDER BY id LIMIT 1"
 
 
 class LastUpload(TypedDict):
@@ -332,18 +340,18 @@ class Store(Queue, Cap):
         return int(delivered), int(undelivered)
 
     def counts(self) -> dict[str, int]:
-        total, undelivered = self._query(
-            "SELECT COUNT(*), COUNT(*) - COUNT(delivered_at) FROM records"
-        )[0]
+        # Two counts that indexes answer: one over every row would read every record's page
+        # (`gclog status` took ~10 ms per 1,000 records stored).
+        (total,) = self._query(COUNT_ALL)[0]
+        (undelivered,) = self._query(COUNT_UNDELIVERED)[0]
         return {"records": int(total), "undelivered": int(undelivered)}
 
     def shipping_status(self) -> ShippingStatus:
         """Backlog, evictions and the last upload's outcome (written by the shipper)."""
         counts = self.counts()
-        size, oldest = self._query(
-            "SELECT COALESCE(SUM(bytes), 0), MIN(event_time) FROM records"
-            " WHERE delivered_at IS NULL"
-        )[0]
+        (size,) = self._query(BACKLOG_BYTES)[0]
+        oldest_rows = self._query(OLDEST_UNDELIVERED)
+        oldest = oldest_rows[0][0] if oldest_rows else None
         last = self.meta("ship.")
         set_aside, reason = self._query(
             "SELECT COUNT(*), (SELECT reason FROM set_aside ORDER BY id DESC LIMIT 1) FROM set_aside"
