@@ -19,11 +19,12 @@ from secret_cases import format_corpus, named_corpus
 from secret_corpus import planted_corpus
 from test_scrubber import LAYOUT, fragments
 
-# Every kind: the first corpus, the issue-14 cases, each token format once. Not the transcripts
-# found by their layout on screen (a wrapped table): a cell's code holds them escaped.
+# The first corpus, the issue-14 cases, and every other token format (test_scrubber.py has them
+# all; a smaller notebook keeps these real-kernel runs light). Not the transcripts found by their
+# layout on screen (a wrapped table): a cell's code holds them escaped.
 PLANTED = [
     p
-    for p in planted_corpus(seed=61) + named_corpus(seed=62) + format_corpus(seed=63)[::2]
+    for p in planted_corpus(seed=61) + named_corpus(seed=62) + format_corpus(seed=63)[::4]
     if p.context not in LAYOUT
 ]
 

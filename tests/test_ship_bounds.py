@@ -191,3 +191,16 @@ def test_a_run_ends_within_flush_timeout_against_a_silent_endpoint(
         assert undelivered(env.store) >= 3  # kept for gclog flush
     finally:
         silent.close()
+
+
+def test_flush_takes_back_records_a_session_left_in_a_file(
+    env: Env, firehose: FirehoseWorld
+) -> None:
+    from gclog.store import spill
+
+    env.home.mkdir(parents=True, exist_ok=True)
+    spill.save(env.home, "s9", [record(seq, session="s9") for seq in (1, 2, 3)])
+    result = env.gclog("flush", "--timeout", "30", *firehose.flags(), **firehose.aws_env)
+    assert result.returncode == 0, result.stderr
+    assert {"s9-1", "s9-2", "s9-3"} <= set(arrived(firehose))
+    assert spill.pending(env.home) == []

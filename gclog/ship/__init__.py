@@ -15,6 +15,8 @@ from gclog.config import Paths, Settings
 from gclog.errors import ExitCode, GclogError
 from gclog.ship.firehose import FirehoseSender
 from gclog.ship.shipper import Shipper, ShipReport
+from gclog.store import spill
+from gclog.store.store import Store
 
 
 def sender_from(settings: Settings) -> FirehoseSender:
@@ -57,6 +59,9 @@ def flush_backlog(settings: Settings, paths: Paths, timeout: float) -> ShipRepor
     """``gclog flush``: ship every undelivered record now. Raises GclogError(UNDELIVERED) if any
     remain, with the reason in one line."""
     shipper = shipper_from(settings, paths)
+    if spill.pending(paths.state_dir):  # records sessions had to leave in files: store them first
+        with Store(paths.store) as store:
+            spill.take_back(store, paths.state_dir)
     if not paths.store.exists():
         return ShipReport(delivered=0, remaining=0, error=None, calls=0)
     report = shipper.flush(timeout)
