@@ -48,6 +48,8 @@ def test_small_events_are_gathered_into_fewer_calls(
 ) -> None:
     every_look = _trickle(tmp_path / "a.db", firehose, gather=False, tag="a")
     gathered = _trickle(tmp_path / "b.db", firehose, gather=True, tag="b")
-    assert gathered * 3 <= every_look, (gathered, every_look)
+    # Under load the looks themselves slow down and the first count falls: compare loosely, and
+    # hold the gathered count to at least four events a call.
+    assert gathered < every_look and gathered * 4 <= EVENTS, (gathered, every_look)
     delivered = {event["event_id"] for event in firehose.moto.delivered()}
     assert delivered == {f"{t}-{seq}" for t in "ab" for seq in range(EVENTS)}
