@@ -232,9 +232,9 @@ class Cell(Envelope):
     ]
     cell_match: NotRequired[
         Annotated[
-            Literal["distributed", "edited", "added"] | None,
-            "The code was the cell as distributed, an edited version of it, or a cell the person "
-            "added; null: no notebook known",
+            Literal["distributed", "edited", "added", "gclog"] | None,
+            "The code was the cell as distributed, an edited version of it, a cell the person "
+            "added, or only gclog's own %load_ext/%unload_ext; null: no notebook known",
         ]
     ]
     msg_id: Annotated[str, "msg_id of the execute_request"]

@@ -212,6 +212,18 @@ def test_cell_map_tells_distributed_edited_and_added() -> None:
     assert cells.match("plot(b, 'x')", keys[3])["cell_match"] == "distributed"
 
 
+def test_gclogs_own_magic_is_neither_the_notebooks_cell_nor_the_persons() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in ("%load_ext gclog", "x = 1")]
+    cells = CellMap(Baseline.of(nb), code_cells(nb))
+    # the publisher's own load cell is a distributed cell like any other
+    assert cells.match("%load_ext gclog")["cell_match"] == "distributed"
+    for code in ("%unload_ext gclog", "%reload_ext gclog  # again\n"):
+        assert cells.match(code) == {"cell_key": None, "cell_index": None, "cell_match": "gclog"}
+    assert cells.match("%unload_ext gclog", "its-own-id")["cell_match"] == "gclog"
+    assert cells.match("%unload_ext gclog\nx = 2")["cell_match"] != "gclog"  # more than gclog's
+
+
 def test_the_jupyter_server_names_the_notebook_of_a_kernel(env: Env) -> None:
     from test_server import TOKEN, Server
 

@@ -9,7 +9,9 @@ copy join per cell, whatever they changed:
 - ``distributed``: the code is a baseline cell's code (or the front end said which cell, unchanged);
 - ``edited``: a baseline cell whose code the person changed, found by its id (saved edits keep
   it, as JupyterLab does) or, for an unsaved edit, as the saved cell closest in text;
-- ``added``: a cell that is not in the baseline (its key is its own id when the file has it).
+- ``added``: a cell that is not in the baseline (its key is its own id when the file has it);
+- ``gclog``: a cell the person added that only loads or unloads gclog (``%load_ext gclog``): it is
+  recorded, as part of the session, but it is neither the notebook's nor the person's work.
 
 :class:`NotebookFile` re-reads the notebook when its file changes (a stat per cell, ~2 µs), so a
 cell the person added and saved is known as theirs.
@@ -20,6 +22,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +31,8 @@ import nbformat
 
 from gclog.enrich.saved_cells import normal
 
-CellMatch = Literal["distributed", "edited", "added"]
+CellMatch = Literal["distributed", "edited", "added", "gclog"]
+GCLOG_MAGIC = re.compile(r"(?:\s*%(?:load|unload|reload)_ext\s+gclog\s*(?:#[^\n]*)?\n?)+\Z")
 FUZZY_MIN = 0.6  # SequenceMatcher ratio from which an unsaved edit is taken for the saved cell
 FUZZY_CHARS = 4000  # only the head of long code is compared: the cost stays bounded
 
@@ -81,6 +85,8 @@ class CellMap:
         if code is None:
             return _result(cell_id, None, None)
         sha = source_sha(code)
+        if sha not in self.by_sha and GCLOG_MAGIC.match(code):
+            return _result(cell_id, None, "gclog")
         if cell_id:  # the front end (or gclog run) said which cell it was
             return self._known(cell_id, sha)
         found = self.by_sha.get(sha)

@@ -160,13 +160,15 @@ FROM ranked WHERE rank_n <= 3
 ORDER BY notebook, cell, sessions DESC, signature
 """
 
-# Where each session ended: the last cell it ran (its own or one the person added) and why.
+# Where each session ended: the last cell it ran (its own or one the person added, not gclog's
+# own %unload_ext) and why.
 ENDS = f"""
 WITH {_SESSIONS},
 last_cells AS (
   SELECT session_id, cell_key, cell_index,
          row_number() OVER (PARTITION BY session_id ORDER BY seq DESC) AS last_n
-  FROM events WHERE event_type = 'cell' AND status <> 'aborted'
+  FROM events
+  WHERE event_type = 'cell' AND status <> 'aborted' AND coalesce(cell_match, '') <> 'gclog'
 ),
 end_reasons AS (
   SELECT session_id, max(reason) AS reason FROM events
