@@ -201,3 +201,18 @@ def wait_for_cells(env: Env, session_id: str, count: int, timeout: float = 30) -
         if time.monotonic() > deadline:
             raise AssertionError(f"fewer than {count} cells recorded within {timeout}s")
         time.sleep(0.05)
+
+
+def mount_tmpfs(where: Path, options: str) -> str | None:
+    """Mount a real tmpfs at ``where`` (we run as root in CI); why not, or None once mounted."""
+    where.mkdir(exist_ok=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+    )
+    return None if made.returncode == 0 else (made.stderr.strip() or f"exit {made.returncode}")
+
+
+def unmount(where: Path) -> None:
+    subprocess.run(["umount", "-l", str(where)], check=False)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import Env, one_line_error, write_notebook
+from helpers import Env, mount_tmpfs, one_line_error, unmount, write_notebook
 
 from gclog.config import Paths, load_settings
 from gclog.errors import ExitCode, GclogError
@@ -173,17 +173,12 @@ def test_an_output_path_that_cannot_be_written_fails_before_the_kernel(
 def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     """A read-only file system (permission bits do not stop root), or skip saying why."""
     where = tmp_path / "ro"
-    where.mkdir()
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if made.returncode != 0:
+    why_not = mount_tmpfs(where, "size=1m,ro")
+    if why_not is not None:
         if os.geteuid() == 0:
-            pytest.skip(f"cannot mount a read-only tmpfs: {made.stderr.strip()}")
+            pytest.skip(f"cannot mount a read-only tmpfs: {why_not}")
         where.chmod(0o555)  # not root: the permission bits do it
         yield where
         return
     yield where
-    subprocess.run(["umount", "-l", str(where)], check=False)
+    unmount(where)

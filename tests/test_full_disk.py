@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Env, write_notebook
+from helpers import Env, mount_tmpfs, unmount, write_notebook
 
 from gclog.errors import ExitCode
 from gclog.store.store import Store
@@ -19,16 +18,11 @@ from gclog.store.store import Store
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 2 MiB file system (tmpfs; we run as root), or skip saying why."""
     where = tmp_path / "small-disk"
-    where.mkdir()
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
-        capture_output=True,
-        text=True,
-    )
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a 2 MiB tmpfs here: {made.stderr.strip() or made.returncode}")
+    why_not = mount_tmpfs(where, "size=2m")
+    if why_not is not None:
+        pytest.skip(f"cannot mount a 2 MiB tmpfs here: {why_not}")
     yield where
-    subprocess.run(["umount", "-l", str(where)], check=False)
+    unmount(where)
 
 
 def test_a_full_disk_says_how_many_records_were_lost_and_exits_non_zero(
