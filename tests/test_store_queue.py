@@ -156,3 +156,25 @@ def test_shipping_status_of_a_fresh_store(tmp_path: Path) -> None:
                 "destination": None,
             },
         }
+
+
+def test_a_claim_lost_whole_to_another_shipper_takes_the_next_free_records(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "store.db"
+    with Store(path) as store, Store(path) as other:
+        for seq in range(1, 11):
+            store.append(record(seq, "cell"))
+        real_update = store._update_in_chunks
+        raced: list[int] = []
+
+        def another_shipper_first(*args: Any) -> None:
+            if not raced:  # between our read of the candidates and our write
+                raced.extend(i for i, _ in other.claim("other", 5, 10**9, lease_s=60))
+            real_update(*args)
+
+        store._update_in_chunks = another_shipper_first  # type: ignore[method-assign]
+        mine = [i for i, _ in store.claim("mine", 5, 10**9, lease_s=60)]
+        assert len(raced) == 5 and len(mine) == 5  # not an empty claim, taken for "drained"
+        assert not set(mine) & set(raced)
+        assert store.claim("third", 5, 10**9, lease_s=60) == []  # none is free: empty

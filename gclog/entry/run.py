@@ -274,6 +274,7 @@ class Runner:
             observation.record_deferred()  # the last cell's record, before the notebook is saved
             observation.reason = reason
             if reason in ("completed", "cell_error"):
+                observation.recorder.stop_metrics()  # the last window sees the kernel still up
                 kernel.begin_shutdown()  # idle: it exits while the session's end is recorded
             nb.metadata["gclog"] = {"session_id": observation.recorder.session.id, "status": reason}
             widgets = observation.observer.widgets

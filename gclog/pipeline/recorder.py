@@ -269,9 +269,14 @@ class Recorder:
         self._note(record)
         return record
 
-    def end(self, reason: EndReason) -> dict[str, Any]:
+    def stop_metrics(self) -> None:
+        """Take the last metric window now (at once if called again): before the kernel is asked
+        to exit, so that the last reading is of the kernel as it was, not of one going away."""
         if self.metrics is not None:
-            self.metrics.stop()  # its last window is recorded before session_end
+            self.metrics.stop()
+
+    def end(self, reason: EndReason) -> dict[str, Any]:
+        self.stop_metrics()  # its last window is recorded before session_end
         record = self.session.end(reason, silent_executions=self.silent_executions)
         self._note(record, state="ending")
         return record

@@ -15,6 +15,8 @@ from typing import Any
 from gclog.records import now_iso
 from gclog.store.base import StoreBase
 
+CLAIM_TRIES = 5  # claims lost whole to other shippers before one gives up for this cycle
+
 
 class Queue(StoreBase):
     """The queue's part of :class:`~gclog.store.store.Store`."""
@@ -35,8 +37,20 @@ class Queue(StoreBase):
         At most ``max_records``, and no more than ``max_bytes`` of them (but always at least one,
         however big). The claim lapses after ``lease_s`` seconds unless delivered or released.
         Candidates are read without a lock; each is claimed only if it is still free when
-        written, so a record another shipper took in between is simply left to it.
+        written, so a record another shipper took in between is simply left to it. When another
+        shipper took every candidate, the next ones are tried: an empty claim means none is free
+        (a shipper that lost the race must not take the queue for drained).
         """
+        for _ in range(CLAIM_TRIES):
+            rows = self._claim_once(owner, max_records, max_bytes, lease_s)
+            if rows is not None:
+                return rows
+        return []
+
+    def _claim_once(
+        self, owner: str, max_records: int, max_bytes: int, lease_s: float
+    ) -> list[tuple[int, str]] | None:
+        """One try: the claimed rows; [] when none is free; None when others took them all."""
         now = time.time()
         free = (
             "delivered_at IS NULL AND (claim_until IS NULL OR claim_until < ? OR claim_owner = ?)"
@@ -63,7 +77,7 @@ class Queue(StoreBase):
             " AND delivered_at IS NULL ORDER BY id",
             (ids[0], ids[-1], owner),
         )
-        return [(int(i), str(b)) for i, b in rows]
+        return [(int(i), str(b)) for i, b in rows] or None
 
     def set_aside(self, ids: Iterable[int], reason: str) -> None:
         """Move records Firehose refused for themselves out of the queue, into ``set_aside``."""
