@@ -21,6 +21,15 @@ BENCHMARKS = REPO / "BENCHMARKS.md"
 BIN = Path(sys.executable).parent
 
 
+def floor_command(nb: Path, out: Path) -> list[str]:
+    """The floor: bench/bare_loop.py runs ``nb`` into ``out`` and records nothing."""
+    return [sys.executable, str(REPO / "bench" / "bare_loop.py"), str(nb), str(out)]
+
+
+def gclog_run_command(nb: Path, out: Path, *flags: str) -> list[str]:
+    return [str(BIN / "gclog"), "run", str(nb), "-o", str(out), *flags]
+
+
 def isolated_env(home: Path) -> dict[str, str]:
     """A gclog home and IPython dir of the benchmark's own, so runs start equal."""
     return {

@@ -19,7 +19,16 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from bench.common import BIN, REPO, isolated_env, median, scratch, write_section
+from bench.common import (
+    BIN,
+    REPO,
+    floor_command,
+    gclog_run_command,
+    isolated_env,
+    median,
+    scratch,
+    write_section,
+)
 
 ROUNDS = 5
 BIG_EVERY = 2  # the 2,000-cell notebook runs every other round: it takes ~10× as long
@@ -73,13 +82,8 @@ def timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float
 
 def run_commands(nb: Path, out: Path) -> dict[str, list[str]]:
     return {
-        "floor": [
-            sys.executable,
-            str(REPO / "bench" / "bare_loop.py"),
-            str(nb),
-            str(out / "f.ipynb"),
-        ],
-        "gclog run": [str(BIN / "gclog"), "run", str(nb), "-o", str(out / "g.ipynb")],
+        "floor": floor_command(nb, out / "f.ipynb"),
+        "gclog run": gclog_run_command(nb, out / "g.ipynb"),
     }
 
 

@@ -15,7 +15,17 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from bench.common import BIN, REPO, interleaved, isolated_env, median, scratch, write_section
+from bench.common import (
+    BIN,
+    REPO,
+    floor_command,
+    gclog_run_command,
+    interleaved,
+    isolated_env,
+    median,
+    scratch,
+    write_section,
+)
 
 REPEATS = 5
 
@@ -37,21 +47,9 @@ def make_notebooks(where: Path) -> dict[str, Path]:
 
 def commands(nb: Path, out: Path) -> dict[str, list[str]]:
     return {
-        "bare jupyter_client loop": [
-            sys.executable,
-            str(REPO / "bench" / "bare_loop.py"),
-            str(nb),
-            str(out / "bare.ipynb"),
-        ],
-        "gclog run": [str(BIN / "gclog"), "run", str(nb), "-o", str(out / "gclog.ipynb")],
-        "gclog run --no-metrics": [
-            str(BIN / "gclog"),
-            "run",
-            str(nb),
-            "-o",
-            str(out / "gclog.ipynb"),
-            "--no-metrics",
-        ],
+        "bare jupyter_client loop": floor_command(nb, out / "bare.ipynb"),
+        "gclog run": gclog_run_command(nb, out / "gclog.ipynb"),
+        "gclog run --no-metrics": gclog_run_command(nb, out / "gclog.ipynb", "--no-metrics"),
         "jupyter nbconvert --execute": [
             str(BIN / "jupyter"),
             "nbconvert",

@@ -218,6 +218,11 @@ def _widened_start(match: re.Match[str], secret: str) -> str:
     return match.string[start - 1 : start]
 
 
+def _a_person(match: re.Match[str], secret: str) -> bool:
+    """A user name in a home directory, not a shared one every machine has."""
+    return secret.lower() not in ("shared", "public", "default")
+
+
 PERSONAL_RULES: tuple[Rule, ...] = (
     rule(
         "email",
@@ -236,7 +241,7 @@ PERSONAL_RULES: tuple[Rule, ...] = (
         ["/home/", "/users/"],
         fold=True,
         groups=("secret",),
-        check=lambda m, s: s.lower() not in ("shared", "public", "default"),
+        check=_a_person,
     ),
     rule(
         "user",
@@ -244,7 +249,7 @@ PERSONAL_RULES: tuple[Rule, ...] = (
         ["\\users\\"],
         fold=True,
         groups=("secret",),
-        check=lambda m, s: s.lower() not in ("shared", "public", "default"),
+        check=_a_person,
     ),
     rule(
         "ip_address",
