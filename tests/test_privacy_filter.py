@@ -13,12 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from secret_corpus import SecretMaker
 
+from gclog.privacy import filter as filter_module
 from gclog.privacy.filter import (
     OTHER_TEXT_CAP,
     RECORD_BYTES_LIMIT,
     TEXT_FIELDS,
     PrivacyFilter,
+    fit,
 )
+from gclog.shrink import json_size
 
 MAKER = SecretMaker(7)
 GH = MAKER.github()
@@ -175,6 +178,52 @@ def test_a_record_never_outgrows_the_size_limit() -> None:
     )
     out = PrivacyFilter("full")(record)
     assert len(json.dumps(out, ensure_ascii=False).encode()) <= RECORD_BYTES_LIMIT
+
+
+sized_values = st.recursive(
+    st.none()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=600)
+    # wide, control and escaped characters: more bytes of JSON than characters
+    | st.text(alphabet='é😀\x01"\\', min_size=100, max_size=600),
+    lambda inner: (
+        st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=12), inner, max_size=6)
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(fields=st.dictionaries(st.text(max_size=12), sized_values, max_size=8))
+def test_only_records_that_fit_are_left_unmeasured(monkeypatch_limit, fields) -> None:
+    """The filter skips the size guard when the walk's bound says the record fits: the bound
+    must never be under the record's real size (a small limit makes records of every size)."""
+    privacy = PrivacyFilter("full")
+    out = privacy({**fields, "event_type": "cell", "code": "x = 1"})
+    size = json_size(out)
+    if size > monkeypatch_limit:  # over the limit only where the guard could cut nothing more
+        assert json_size(fit(copy.deepcopy(out), privacy.scrubber, monkeypatch_limit)) == size
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_limit() -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(filter_module, "RECORD_BYTES_LIMIT", 1500)
+        yield 1500
+
+
+def test_a_short_value_seen_before_is_redacted_and_counted_again() -> None:
+    """Short values are remembered scrubbed: each record still loses and counts its secret."""
+    privacy = PrivacyFilter("redacted")
+    records = [
+        privacy(cell_record(seq=n, note=f"key {GH}", who="alice@example.com")) for n in (1, 2)
+    ]
+    for out in records:
+        assert GH not in text_of(out) and "alice@example.com" not in text_of(out)
+        assert out["note"] == "key <redacted:github_token>"
+        assert out["redactions"]["github_token"] == 2  # the code's, and the note's
+        assert out["redactions"]["email"] == 3
 
 
 def test_a_failing_filter_keeps_the_envelope_and_nothing_else(capsys) -> None:

@@ -26,13 +26,13 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gclog.privacy.excerpt import scrub_excerpt
 from gclog.privacy.rules import personal_scrubber, secret_scrubber
 from gclog.privacy.scrubber import Scrubber
-from gclog.shrink import Cuts, json_size, shrink
+from gclog.shrink import Cuts, json_size, shrink, size_bound
 from gclog.text import cut_marker
 from gclog.warn import warn
 
@@ -72,11 +72,18 @@ GENERATED_FIELDS = frozenset(
         "notebook_id",
         "gclog_version",
     )
-)
+) | {  # a cell's times and states, which gclog writes itself (observe/observer.py, enrich/cells.py)
+    "cell.times.queued_at",
+    "cell.times.started_at",
+    "cell.times.ended_at",
+    "cell.status",
+    "cell.cell_match",
+}
 # Kept at `metadata` although text: a class name says what failed, not what the data was.
 _ENAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,255}")
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _MIN_SCRUBBABLE = 5  # no rule matches fewer characters than this ("pwd=x")
+SHORT = 256  # texts up to this long have their scrubbed form remembered
 
 
 def clean(text: str) -> str:
@@ -100,19 +107,36 @@ def shown(text: str | None) -> str | None:
     return None if text is None else _console_scrubber().scrub(clean(text))
 
 
+@dataclass
+class _Tally:
+    """What one record's walk found: the kinds removed, and an upper bound of its JSON size
+    (``size_bound``'s, summed as the walk goes, so a record far under the limit is not measured
+    again)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    bound: int = 2
+
+    def found(self, kinds: Counter[str]) -> None:
+        if kinds:
+            self.counts.update(kinds)
+
+
 class PrivacyFilter:
     """``filter(record) -> record``, for :class:`gclog.pipeline.session.Session`'s ``record_filter``."""
 
     def __init__(self, level: str, identifiers: Iterable[str] = ()) -> None:
         self.level = level
         self.scrubber = scrubber_for(level, identifiers)
+        # Field names, and short values, repeat from record to record: their results are kept.
         self._keys: dict[str, tuple[str, Counter[str]]] = {}
+        self._short: dict[str, tuple[str, Counter[str]]] = {}
         self._warned = False
 
     def hide(self, identifiers: Iterable[str]) -> None:
         """Also remove these words (a host name, a notebook id) from text, at ``redacted``."""
         self.scrubber = scrubber_for(self.level, identifiers)
         self._keys.clear()
+        self._short.clear()
 
     def __call__(self, record: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -122,76 +146,109 @@ class PrivacyFilter:
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
         event = str(record.get("event_type", "record"))
-        counts: Counter[str] = Counter()
-        out: dict[str, Any] = {}
-        for key, value in record.items():
-            out[self._key(key, counts)] = self._value(f"{event}.{key}", value, counts)
+        tally = _Tally()
+        out = self._dict(event, record, tally)
         if event == "cell" and isinstance(record.get("code"), str):
-            self._code(record["code"], out, counts)
+            self._code(record["code"], out, tally)
         if self.level == "metadata":
             self._drop_text(event, out)
-        if counts:
-            out["redactions"] = dict(sorted(counts.items()))
-        return fit(out, self.scrubber)
+        if tally.counts:
+            out["redactions"] = dict(sorted(tally.counts.items()))
+            tally.bound += size_bound(out["redactions"]) + 16
+        limit = RECORD_BYTES_LIMIT
+        return out if tally.bound <= limit else fit(out, self.scrubber, limit)
 
-    # -- the walk ------------------------------------------------------------------------------------
+    # -- the walk (every record, every field: kept lean) -------------------------------------------
 
-    def _value(self, path: str, value: Any, counts: Counter[str]) -> Any:
+    def _dict(self, path: str, value: dict[Any, Any], tally: _Tally) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        keys = self._keys
+        bound = 2
+        for key, item in value.items():
+            known = keys.get(key) if type(key) is str else None
+            if known is None:
+                known = self._new_key(key)
+            name, kinds, size = known
+            if kinds:
+                tally.counts.update(kinds)
+            kind = type(item)
+            if item is None or kind is int or kind is bool:
+                out[name] = item
+                bound += size + 32
+            else:
+                out[name] = self._value(f"{path}.{key}", item, tally)
+                bound += size
+        tally.bound += bound
+        return out
+
+    def _new_key(self, key: Any) -> tuple[str, Counter[str], int]:
+        """A field name scrubbed like a value (and remembered: field names repeat)."""
+        text = key if type(key) is str else str(key)
+        known = self._keys.get(text)
+        if known is None:
+            found = _Tally()
+            name = self._scrub(text, 256, found)
+            known = (name, found.counts, 6 * len(name) + 6)  # its quotes, colon and comma
+            if len(self._keys) < 4096:
+                self._keys[text] = known
+        return known
+
+    def _value(self, path: str, value: Any, tally: _Tally) -> Any:
         if isinstance(value, str):
-            return self._string(path, value, counts)
+            text = self._string(path, value, tally)
+            tally.bound += 6 * len(text) + 2
+            return text
         if isinstance(value, dict):
-            return {
-                self._key(k, counts): self._value(f"{path}.{k}", v, counts)
-                for k, v in value.items()
-            }
+            return self._dict(path, value, tally)
         if isinstance(value, (list, tuple)):
-            return [self._value(f"{path}[]", v, counts) for v in value]
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
+            tally.bound += 2 + len(value)
+            return [self._value(f"{path}[]", v, tally) for v in value]
         if value is None or isinstance(value, (bool, int, float)):
-            return value
+            tally.bound += 32
+            return None if isinstance(value, float) and not math.isfinite(value) else value
         if isinstance(value, (bytes, bytearray, memoryview)):
+            tally.bound += 64
             return f"<binary: {len(bytes(value))} bytes>"
-        return self._string(path, str(value), counts)
+        return self._value(path, str(value), tally)
 
-    def _string(self, path: str, text: str, counts: Counter[str]) -> str:
+    def _string(self, path: str, text: str, tally: _Tally) -> str:
         if path in GENERATED_FIELDS:
             return clean(text)
         if path == "cell.code":
             return text  # done whole by _code, which also hashes it
-        field = TEXT_FIELDS.get(path)
-        return self._scrub(text, field.cap if field else OTHER_TEXT_CAP, counts)
+        text_field = TEXT_FIELDS.get(path)
+        return self._scrub(text, text_field.cap if text_field else OTHER_TEXT_CAP, tally)
 
-    def _key(self, key: Any, counts: Counter[str]) -> str:
-        """Keys are scrubbed like values; field names repeat, so their result is remembered."""
-        text = str(key)
-        known = self._keys.get(text)
-        if known is None:
-            found: Counter[str] = Counter()
-            known = (self._scrub(text, 256, found), found)
-            if len(self._keys) < 4096:
-                self._keys[text] = known
-        counts.update(known[1])
-        return known[0]
-
-    def _scrub(self, text: str, cap: int, counts: Counter[str]) -> str:
-        text = clean(text)
-        if len(text) < _MIN_SCRUBBABLE:
-            return text
-        scrubbed, found = scrub_excerpt(text, cap, self.scrubber)
-        counts.update(found)
+    def _scrub(self, text: str, cap: int, tally: _Tally) -> str:
+        if len(text) <= SHORT and cap >= SHORT:  # ids, names, states: often seen before
+            known = self._short.get(text)
+            if known is None:
+                if len(self._short) >= 4096:
+                    self._short.clear()
+                known = self._short[text] = self._scrub_now(text, cap)
+            tally.found(known[1])
+            return known[0]
+        scrubbed, found = self._scrub_now(text, cap)
+        tally.found(found)
         return scrubbed
 
-    def _code(self, code: str, out: dict[str, Any], counts: Counter[str]) -> None:
+    def _scrub_now(self, text: str, cap: int) -> tuple[str, Counter[str]]:
+        text = clean(text)
+        if len(text) < _MIN_SCRUBBABLE:
+            return text, Counter()
+        return scrub_excerpt(text, cap, self.scrubber)
+
+    def _code(self, code: str, out: dict[str, Any], tally: _Tally) -> None:
         """Code is scrubbed whole: its hash is of the scrubbed code, so a secret can't be guessed
         from it, and the same cell hashes alike wherever it ran with whatever keys."""
         scrubbed, found = self.scrubber.scrub_counted(clean(code))
-        counts.update(found)
+        tally.found(found)
         out["code_sha256"] = hashlib.sha256(scrubbed.encode("utf-8")).hexdigest()
         cap = TEXT_FIELDS["cell.code"].cap
         out["code"] = (
             scrubbed if len(scrubbed) <= cap else scrub_excerpt(scrubbed, cap, self.scrubber)[0]
         )
+        tally.bound += 6 * len(out["code"]) + 64 + 2
 
     @staticmethod
     def _drop_text(event: str, out: dict[str, Any]) -> None:
