@@ -10,7 +10,9 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TextIO
 
 from gclog.errors import GclogError
 
@@ -52,20 +54,23 @@ def check_writable(path: Path) -> None:
         ) from None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a temporary file, then rename: readers see the old file or the new one, never half."""
+def write_atomic(path: Path, text: str | Iterable[str]) -> int:
+    """Write a temporary file, then rename: readers see the old file or the new one, never half.
+
+    ``text`` may come in pieces (written as they come, never held whole); returns the number of
+    characters written.
+    """
     target = _target(path)
     if _is_special(target):
         try:
             with open(target, "w", encoding="utf-8") as handle:
-                handle.write(text)
+                return _write(handle, text)
         except OSError as exc:
             raise GclogError(f"cannot write {path}: {exc.strerror or exc}") from None
-        return
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            written = _write(handle, text)
             handle.flush()
             os.fsync(handle.fileno())
         with contextlib.suppress(OSError):  # keep the mode of the file it replaces
@@ -76,3 +81,10 @@ def write_atomic(path: Path, text: str) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+    return written
+
+
+def _write(handle: TextIO, text: str | Iterable[str]) -> int:
+    if isinstance(text, str):
+        return handle.write(text)
+    return sum(handle.write(piece) for piece in text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,10 +92,74 @@ def parse(raw: RawNotebook) -> NotebookNode:
 
 
 def serialize(nb: NotebookNode) -> str:
-    """nbformat's own on-disk layout, without validating again (the input was validated)."""
-    import nbformat.v4
+    return "".join(serialized(nb))
 
-    return nbformat.v4.writes(nb) + "\n"
+
+def serialized(nb: NotebookNode) -> Iterator[str]:
+    """nbformat's own on-disk layout, byte for byte, in pieces to write as they come.
+
+    Without validating again (the input was validated), without nbformat's deep copy of the
+    notebook, and without the whole text at once: a checkpoint of a long notebook would hold it
+    three times over. Only the containers the layout changes are made anew (texts split into
+    lines, transient fields left out); the texts themselves are shared.
+    """
+    from nbformat.v4.nbjson import BytesEncoder
+
+    layout = {
+        **nb,
+        "metadata": _without(nb["metadata"], _TRANSIENT_METADATA),
+        "cells": [_cell_on_disk(cell) for cell in nb["cells"]],
+    }
+    encoder = BytesEncoder(indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
+    yield from encoder.iterencode(layout)
+    yield "\n"
+
+
+# What nbformat.v4 leaves out of a file (rwbase.strip_transient) and splits into lines there
+# (rwbase.split_lines): tests/test_notebook_layout.py holds these to nbformat's own output.
+_TRANSIENT_METADATA = ("orig_nbformat", "orig_nbformat_minor", "signature")
+_SPLIT_MIMES = frozenset(("application/javascript", "image/svg+xml"))
+
+
+def _without(mapping: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    if not any(key in mapping for key in keys):
+        return mapping
+    return {k: v for k, v in mapping.items() if k not in keys}
+
+
+def _lines(value: Any) -> Any:
+    return value.splitlines(True) if isinstance(value, str) else value
+
+
+def _bundle_on_disk(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        mime: _lines(value) if mime.startswith("text/") or mime in _SPLIT_MIMES else value
+        for mime, value in data.items()
+    }
+
+
+def _cell_on_disk(cell: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        **cell,
+        "source": _lines(cell.get("source")),
+        "metadata": _without(cell["metadata"], ("trusted",)),
+    }
+    if "source" not in cell:
+        del out["source"]
+    if "attachments" in cell:
+        out["attachments"] = {name: _bundle_on_disk(b) for name, b in cell["attachments"].items()}
+    if cell.get("cell_type") == "code":
+        out["outputs"] = [_output_on_disk(output) for output in cell["outputs"]]
+    return out
+
+
+def _output_on_disk(output: dict[str, Any]) -> dict[str, Any]:
+    kind = output.get("output_type")
+    if kind in ("execute_result", "display_data") and "data" in output:
+        return {**output, "data": _bundle_on_disk(output["data"])}
+    if kind == "stream" and isinstance(output.get("text"), str):
+        return {**output, "text": output["text"].splitlines(True)}
+    return output
 
 
 class CheckpointWriter:
@@ -128,11 +193,10 @@ class CheckpointWriter:
 
     def save(self) -> None:
         start = time.monotonic()
-        text = serialize(self.nb)
-        write_atomic(self.path, text)
+        written = write_atomic(self.path, serialized(self.nb))
         end = time.monotonic()
         self.saves += 1
-        self.bytes_written += len(text)
+        self.bytes_written += written
         self.seconds_saving += end - start
         self._last_cost = end - start
         self._last_end = end
