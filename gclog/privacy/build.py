@@ -13,7 +13,7 @@ How a pattern is written, so that each stays fast on any input (see scrubber.py)
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from gclog.privacy.scrubber import Rule
 
@@ -109,6 +109,7 @@ def rule(
     widen: str = "",
     min_back: int = 0,
     near: bool = True,
+    starts: Callable[[str], Sequence[int]] | None = None,
 ) -> Rule:
     keywords = tuple(keywords)
     if fold:
@@ -125,6 +126,7 @@ def rule(
         frozenset(widen),
         min_back,
         near,
+        starts,
     )
 
 
