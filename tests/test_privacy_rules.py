@@ -226,3 +226,22 @@ def test_a_blob_and_a_segment_side_by_side_are_each_found() -> None:
     scrubbed, found = SCRUBBERS["redacted"].scrub_counted(text)
     assert found["base64"] == 2 and found["encoded_secret"] == 2, found
     assert _auth() not in scrubbed
+
+
+def test_on_the_corpora_trying_only_at_the_starts_finds_what_finditer_finds() -> None:
+    for text in _LONG_PIECES:
+        for rule in _STARTS_RULES:
+            anchored, plain = _both_ways(rule, text)
+            assert anchored == plain, (rule.kind, text)
+
+
+def test_a_rule_read_whole_runs_only_where_one_of_its_keywords_occurs() -> None:
+    """A kernel's key is taken in its connection file (signature_scheme named there), not in any
+    JSON with a "key": in a long text as in a short one."""
+    line = '{"key": "0123456789abcdef0123456789abcdef"}\n'
+    text = line + "filler line\n" * 400
+    assert len(text) > 4096  # read through the keyword index
+    for scrubber in SCRUBBERS.values():
+        assert scrubber.scrub(text) == text == _without_index(scrubber).scrub(text)
+        keyed = line + '"signature_scheme": "hmac-sha256"\n' + text
+        assert "<redacted:jupyter_kernel_key>" in scrubber.scrub(keyed)

@@ -12,6 +12,7 @@ import ipaddress
 import re
 
 from gclog.privacy.build import rule
+from gclog.privacy.runs import sequence_starts
 from gclog.privacy.scrubber import Rule
 
 # -- e-mail --------------------------------------------------------------------------------------------
@@ -210,6 +211,9 @@ _WORDISH = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 _INTERNAL_TLDS = r"internal|local|lan|corp|intranet|home\.arpa|localdomain|intra"
 
 _LOCAL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"
+# What may not stand right before an address (URLs, a longer token); sets, built once.
+_NOT_BEFORE_EMAIL = frozenset((*_LOCAL, ":", "/"))
+_NOT_BEFORE_IPV6 = frozenset((*_WORDISH, ":", "."))
 
 
 def _widened_start(match: re.Match[str], secret: str) -> str:
@@ -233,7 +237,7 @@ PERSONAL_RULES: tuple[Rule, ...] = (
         widen=_LOCAL,
         back=64,
         min_back=1,
-        check=lambda m, s: _widened_start(m, s) not in (*_LOCAL, ":", "/") and _email(m, s),
+        check=lambda m, s: _widened_start(m, s) not in _NOT_BEFORE_EMAIL and _email(m, s),
     ),
     rule(
         "user",
@@ -269,7 +273,7 @@ PERSONAL_RULES: tuple[Rule, ...] = (
         fold=True,
         widen="0123456789abcdef",
         back=4,
-        check=lambda m, s: _widened_start(m, s) not in (*_WORDISH, ":", ".") and _ipv6(m, s),
+        check=lambda m, s: _widened_start(m, s) not in _NOT_BEFORE_IPV6 and _ipv6(m, s),
     ),
     rule(
         "card_number",
@@ -284,6 +288,7 @@ PERSONAL_RULES: tuple[Rule, ...] = (
         r"|\((?<![\w(]\()[0-9]{3}\)[ ]?[0-9]{3}[ .-][0-9]{4})(?![\w.:/-])",
         [],
         check=_phone,
+        starts=sequence_starts({"d": "0-9", "+": r"\+", "(": r"\(", ")": r"\)"}, ["+d", "(ddd)"]),
     ),
     rule(
         "phone",

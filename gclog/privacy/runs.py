@@ -1,36 +1,53 @@
-"""Where long runs of one alphabet start, found by ``bytes.find`` instead of the regex engine.
+"""Where a rule's match can start, found by ``find`` instead of the regex engine (``Rule.starts``).
 
-A pattern that begins with a character class (base64, digits) is tried by the regex engine at
-every character of that class; in a 4 MB transcript, mostly letters and digits, that costs
-~0.1 s a rule even when nothing matches. Here the text is mapped to bytes once (``latin-1``, any
-other character replaced by ``?``, one byte per character, so positions stay), each byte of the
-alphabet to ``a`` and every other one to a blank; ``bytes.find`` of ``a`` times the shortest run
-then jumps from one run that is long enough to the next. A rule given these starts
-(``Rule.starts``) tries its pattern only there, anchored (see scrubber.py).
+A pattern that begins with a character class (base64) is tried by the regex engine at every
+character of that class; in a 4 MB transcript, mostly letters and digits, that costs ~0.1 s a
+rule even where nothing matches. Instead, the text is mapped to bytes (``latin-1``, any other
+character replaced by ``?``, one byte per character, so positions stay) and each character class
+to one mark byte (everything else to a blank), and ``bytes.find`` jumps from one place the
+pattern needs to the next: a run of ``shortest`` marks, or a short sequence of marks (``(ddd)``:
+a parenthesis, three digits, a parenthesis). Each function returns every place a match can start
+(and some where it cannot: the pattern decides, tried there anchored; see scrubber.py). It pays
+where such places are rare; where they are common (every float's dot, every digit group) the
+call per place costs more than the regex engine's own scan, and a rule does without.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-_IN, _OUT = ord("a"), ord(" ")
+Starts = Callable[[str], list[int]]
+
+_BLANK = ord(" ")
 
 
-def run_starts(alphabet: str, shortest: int) -> Callable[[str], list[int]]:
-    """Where each maximal run of ``shortest`` or more characters of ``alphabet`` starts.
+def _table(marks: dict[str, str]) -> bytes:
+    """A ``bytes.translate`` table: each byte of a class (written as inside a regex class,
+    ASCII only) to its mark, every other byte to a blank."""
+    table = bytearray([_BLANK]) * 256
+    for mark, alphabet in marks.items():
+        assert len(mark) == 1 and mark != " "
+        member = re.compile(f"[{alphabet}]")
+        assert not any(member.match(chr(code)) for code in range(128, 256)), alphabet
+        for code in range(128):
+            if member.match(chr(code)):
+                table[code] = ord(mark)
+    return bytes(table)
 
-    ``alphabet`` is written as inside a regex class (``A-Za-z0-9+/``), as the rule's pattern has
-    it, and must hold ASCII characters only (the others all become blanks).
-    """
+
+def _marked(text: str, table: bytes) -> bytes:
+    return text.encode("latin-1", "replace").translate(table)
+
+
+def run_starts(alphabet: str, shortest: int) -> Starts:
+    """Where each maximal run of ``shortest`` or more characters of ``alphabet`` starts."""
     assert shortest >= 1
-    member = re.compile(f"[{alphabet}]")
-    assert not any(member.match(chr(code)) for code in range(128, 256)), alphabet
-    table = bytes(_IN if member.match(chr(code)) else _OUT for code in range(256))
-    needle, blank = bytes([_IN]) * shortest, bytes([_OUT])
+    table = _table({"a": alphabet})
+    needle, blank = b"a" * shortest, b" "
 
     def starts(text: str) -> list[int]:
-        marks = text.encode("latin-1", "replace").translate(table)
+        marks = _marked(text, table)
         found: list[int] = []
         # find returns the leftmost place: the start of a run (an earlier start would be found)
         pos = marks.find(needle)
@@ -41,5 +58,23 @@ def run_starts(alphabet: str, shortest: int) -> Callable[[str], list[int]]:
                 break
             pos = marks.find(needle, end)
         return found
+
+    return starts
+
+
+def sequence_starts(marks: dict[str, str], needles: Iterable[str]) -> Starts:
+    """Where any of ``needles``, sequences of marks (``marks`` maps each to its class), occurs."""
+    table = _table(marks)
+    encoded = [needle.encode() for needle in needles]
+
+    def starts(text: str) -> list[int]:
+        marked = _marked(text, table)
+        found: list[int] = []
+        for needle in encoded:
+            pos = marked.find(needle)
+            while pos >= 0:
+                found.append(pos)
+                pos = marked.find(needle, pos + 1)  # overlapping ones too: each is a place to try
+        return sorted(set(found)) if len(encoded) > 1 else found
 
     return starts

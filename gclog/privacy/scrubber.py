@@ -314,6 +314,17 @@ class Scrubber:
                 ranks.update(rules)
         return ranks
 
+    def _whole_applicable(self, text: str, folded: str) -> set[int]:
+        """The rules the index does not know that may match: no keywords, or one occurs."""
+        ranks = set(self._always)
+        for word, rules in self._whole_plain:
+            if word in text:
+                ranks.update(rules)
+        for word, rules in self._whole_folded:
+            if word in folded:
+                ranks.update(rules)
+        return ranks
+
     def find(self, text: str) -> list[Finding]:
         """Non-overlapping spans to redact, such that scrubbing the result finds nothing more."""
         findings = self._find_once(text)
@@ -373,8 +384,10 @@ class Scrubber:
             except UnicodeEncodeError:  # a lone surrogate: no Rust string holds it
                 every = None
             if every is not None:
+                # A rule read whole still needs one of its keywords (some are context: near=False)
+                whole = self._whole_applicable(text, folded)
                 for rank, (rule, windows) in enumerate(zip(self.rules, every, strict=True)):
-                    if windows is None or windows:
+                    if (windows is None and rank in whole) or windows:
                         found.extend((rank, f) for f in rule.findings(text, folded, windows))
                 return merge(found)
         wanted = self._applicable(text, folded) if self.prefilter else None

@@ -9,7 +9,8 @@ keyword, so it lies inside such a window; the pattern still sees the whole strin
 reads before the window), and a match that ends too near a window's cut edge is not trusted.
 
 A rule whose keywords are single characters, that has none, that can match without bound, or
-whose keyword is context rather than part of the match (``near=False``) reads the whole text.
+whose keyword is context rather than part of the match (``near=False``) reads the whole text
+(where one of its keywords occurs: scrubber.py tests them).
 Without ``ahocorasick_rs`` installed the plain keyword tests of scrubber.py are used.
 """
 
