@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 import string
 import uuid
 
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from secret_corpus import SecretMaker
 from test_scrubber import CLEAN, PERSONAL, PLANTED, SCRUBBERS
 
+from gclog.privacy.build import mixed
 from gclog.privacy.rules import PERSONAL_RULES, SECRET_RULES
 from gclog.privacy.scrubber import Scrubber
 
@@ -245,3 +247,22 @@ def test_a_rule_read_whole_runs_only_where_one_of_its_keywords_occurs() -> None:
         assert scrubber.scrub(text) == text == _without_index(scrubber).scrub(text)
         keyed = line + '"signature_scheme": "hmac-sha256"\n' + text
         assert "<redacted:jupyter_kernel_key>" in scrubber.scrub(keyed)
+
+
+@given(secret=st.text(max_size=12))
+def test_mixed_answers_as_one_test_per_character_would(secret: str) -> None:
+    has_digit = any(c.isdigit() for c in secret)
+    has_upper = any(c.isupper() for c in secret)
+    has_lower = any(c.islower() for c in secret)
+    expected = (has_digit and (has_upper or has_lower)) or (has_upper and has_lower)
+    assert mixed(secret) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="0123456789abcdef::..%xz \n", max_size=48))
+def test_the_ipv6_groups_taken_possessively_match_what_backtracking_matches(text: str) -> None:
+    (ipv6,) = [r for r in PERSONAL_RULES if r.kind == "ip_address" and r.pattern.pattern[0] == ":"]
+    backtracking = re.compile(ipv6.pattern.pattern.replace("}+", "}"), ipv6.pattern.flags)
+    assert backtracking.pattern != ipv6.pattern.pattern
+    spans = [m.span() for m in ipv6.pattern.finditer(text)]
+    assert spans == [m.span() for m in backtracking.finditer(text)]
