@@ -95,7 +95,7 @@ class KeywordIndex:
             (self._folded, self._folded_rules, folded),
         ):
             if automaton is not None:
-                for word in automaton.find_matches_as_indexes(subject, overlapping=True):
+                for word in _occurrences(automaton, subject):
                     ranks.update(rules[word[0]])
         return ranks
 
@@ -108,7 +108,7 @@ class KeywordIndex:
         ):
             if automaton is None:
                 continue
-            for word, start, _ in automaton.find_matches_as_indexes(subject, overlapping=True):
+            for word, start, _ in _occurrences(automaton, subject):
                 for rank in rules[word]:
                     hits[rank].append(start)
         out: list[list[Window] | None] = []
@@ -123,7 +123,26 @@ class KeywordIndex:
 def _automaton(words: list[str]) -> Any:
     if not words or ahocorasick_rs is None:
         return None
-    return ahocorasick_rs.AhoCorasick(words)
+    try:
+        encoded = [word.encode("latin-1") for word in words]
+    except UnicodeEncodeError:
+        return ahocorasick_rs.AhoCorasick(words)
+    if any(b"?" in word for word in encoded):  # "?" stands for the characters latin-1 lacks
+        return ahocorasick_rs.AhoCorasick(words)
+    return ahocorasick_rs.BytesAhoCorasick(encoded)
+
+
+def _occurrences(automaton: Any, subject: str) -> list[tuple[int, int, int]]:
+    """(keyword, start, end) of every occurrence, overlapping ones too.
+
+    Over bytes where the keywords allow: the text in latin-1, one byte a character (any other
+    character as "?", in no keyword), so positions need no translating back from UTF-8 (half
+    the cost of a pass on a text with a character beyond ASCII), and a lone surrogate is read.
+    """
+    if isinstance(automaton, ahocorasick_rs.BytesAhoCorasick):
+        data = subject.encode("latin-1", "replace")
+        return automaton.find_matches_as_indexes(data, overlapping=True)  # type: ignore[no-any-return]
+    return automaton.find_matches_as_indexes(subject, overlapping=True)  # type: ignore[no-any-return]
 
 
 def _merge(positions: list[int], width: int, length: int) -> list[Window]:
