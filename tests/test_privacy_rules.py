@@ -20,7 +20,7 @@ from secret_corpus import SecretMaker
 from test_scrubber import CLEAN, PERSONAL, PLANTED, SCRUBBERS
 
 from gclog.privacy.build import mixed
-from gclog.privacy.rules import PERSONAL_RULES, SECRET_RULES
+from gclog.privacy.rules import PERSONAL_RULES, SECRET_RULES, personal_scrubber
 from gclog.privacy.scrubber import Scrubber
 
 # -- the keyword index: reading windows finds exactly what reading everything finds ---------------
@@ -266,3 +266,12 @@ def test_the_ipv6_groups_taken_possessively_match_what_backtracking_matches(text
     assert backtracking.pattern != ipv6.pattern.pattern
     spans = [m.span() for m in ipv6.pattern.finditer(text)]
     assert spans == [m.span() for m in backtracking.finditer(text)]
+
+
+def test_identifying_words_beyond_latin_1_are_found_in_a_long_text() -> None:
+    """The keyword index reads latin-1 bytes only where every keyword has a latin-1 form."""
+    for words in (["ноутбук-7f", "nb?4f7c", "café-01"], ["café-01", "nb-4f7c"]):
+        text = "filler line █\n" * 400 + " ".join(words) + "\n"
+        assert len(text) > 4096
+        expected = " ".join(["<redacted:identifier>"] * len(words)) + "\n"
+        assert personal_scrubber(words).scrub(text).endswith(expected), words
