@@ -178,7 +178,7 @@ def _both_ways(rule, text: str, windows=None):  # type: ignore[no-untyped-def]
 
 def test_some_rules_are_tried_only_where_a_run_starts() -> None:
     kinds = {rule.kind for rule in _STARTS_RULES}
-    assert {"base64", "encoded_secret"} <= kinds
+    assert {"base64", "encoded_secret", "card_number", "phone", "discord_token"} <= kinds
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -189,6 +189,15 @@ def _luhn(digits: str) -> bool:
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|6(?:011|5|4[4-9])|3(?:0[0-5]|[68])")
 
 
+# Four digits after a character a card cannot follow (what the pattern's lookbehind refuses is
+# marked "w"; a float's decimals, a hash's digits are not tried).
+_DIGITS_AFTER_A_BREAK = sequence_starts({"d": "0-9", "w": "A-Za-z_.+-"}, [" dddd"], lead=1)
+
+
+def _card_starts(text: str) -> list[int]:
+    return [start for start in _DIGITS_AFTER_A_BREAK(text) if text[start] in "23456"]
+
+
 def _card(match: re.Match[str], secret: str) -> bool:
     digits = re.sub(r"[ -]", "", secret)
     if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits):
@@ -282,6 +291,7 @@ PERSONAL_RULES: tuple[Rule, ...] = (
         r"[2-6](?<![\w.+-][2-6])[0-9]{3}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}(?![\w.])",
         [],
         check=_card,
+        starts=_card_starts,
     ),
     rule(
         "phone",

@@ -62,13 +62,16 @@ def run_starts(alphabet: str, shortest: int) -> Starts:
     return starts
 
 
-def sequence_starts(marks: dict[str, str], needles: Iterable[str]) -> Starts:
-    """Where any of ``needles``, sequences of marks (``marks`` maps each to its class), occurs."""
+def sequence_starts(marks: dict[str, str], needles: Iterable[str], lead: int = 0) -> Starts:
+    """Where any of ``needles``, sequences of marks (``marks`` maps each to its class), occurs;
+    the first ``lead`` marks of a needle stand before the match (a blank: none of the classes,
+    as before the text's first character)."""
     table = _table(marks)
     encoded = [needle.encode() for needle in needles]
+    padding = b" " * lead
 
     def starts(text: str) -> list[int]:
-        marked = _marked(text, table)
+        marked = padding + _marked(text, table) if lead else _marked(text, table)
         found: list[int] = []
         for needle in encoded:
             pos = marked.find(needle)
