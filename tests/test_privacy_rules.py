@@ -160,7 +160,8 @@ _B64_CHARS = string.ascii_letters + string.digits + "+/"
 # length limit, digits in groups.
 _RUN_PIECES = st.one_of(
     st.sampled_from(["=", "==", "===", "_", "-", "\\", "\\n", "\\\\", " ", "\n", "█", "é", "\ud800",
-                     "+", "/", "(", ")", ".", ":", "4111", " 1111", "-555-", "+44 "]),
+                     "+", "/", "(", ")", ".", ":", "4111", " 1111", "-555-", "+44 ", "token=",
+                     "Client_Secret: ", "_authToken=", "credentials=", "API_KEY", "'", '"']),
     st.integers(min_value=1, max_value=40).map(lambda n: ("aB3+/9zQ" * 6)[:n]),
     st.sampled_from([12, 13, 14, 15, 16, 255, 256, 257, 4092, 4093, 4094, 4095]).map(
         lambda n: ("Zm9vYmFyOg" * 410)[:n]),
@@ -178,7 +179,7 @@ def _both_ways(rule, text: str, windows=None):  # type: ignore[no-untyped-def]
 
 def test_some_rules_are_tried_only_where_a_run_starts() -> None:
     kinds = {rule.kind for rule in _STARTS_RULES}
-    assert {"base64", "encoded_secret", "card_number", "phone", "discord_token"} <= kinds
+    assert {"base64", "encoded_secret", "card_number", "phone", "discord_token", "token"} <= kinds
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -6,7 +6,8 @@ rule even where nothing matches. Instead, the text is mapped to bytes (``latin-1
 character replaced by ``?``, one byte per character, so positions stay) and each character class
 to one mark byte (everything else to a blank), and ``bytes.find`` jumps from one place the
 pattern needs to the next: a run of ``shortest`` marks, or a short sequence of marks (``(ddd)``:
-a parenthesis, three digits, a parenthesis). Each function returns every place a match can start
+a parenthesis, three digits, a parenthesis); or one Aho-Corasick pass finds where any of the
+words a pattern starts with occurs. Each function returns every place a match can start
 (and some where it cannot: the pattern decides, tried there anchored; see scrubber.py). It pays
 where such places are rare; where they are common (every float's dot, every digit group) the
 call per place costs more than the regex engine's own scan, and a rule does without.
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+
+from gclog.privacy.windows import AVAILABLE, automaton, occurrences
 
 Starts = Callable[[str], list[int]]
 
@@ -79,5 +82,28 @@ def sequence_starts(marks: dict[str, str], needles: Iterable[str], lead: int = 0
                 found.append(pos)
                 pos = marked.find(needle, pos + 1)  # overlapping ones too: each is a place to try
         return sorted(set(found)) if len(encoded) > 1 else found
+
+    return starts
+
+
+def word_starts(words: Iterable[str]) -> Starts:
+    """Where any of ``words`` occurs (in the text the pattern reads: lowercased for a ``fold``
+    rule); without ahocorasick_rs, ``str.find`` of each word in turn (slower than the regex)."""
+    unique = tuple(dict.fromkeys(words))
+    finder = automaton(list(unique)) if AVAILABLE else None
+
+    def starts(text: str) -> list[int]:
+        if finder is not None:
+            try:
+                return sorted({start for _, start, _ in occurrences(finder, text)})
+            except UnicodeEncodeError:  # a lone surrogate, and a word beyond latin-1: no bytes
+                pass
+        found: list[int] = []
+        for word in unique:
+            pos = text.find(word)
+            while pos >= 0:
+                found.append(pos)
+                pos = text.find(word, pos + 1)
+        return sorted(set(found))
 
     return starts

@@ -84,31 +84,31 @@ class KeywordIndex:
         self._plain_rules = [plain[w] for w in self._plain_words]
         self._folded_words = list(folded)
         self._folded_rules = [folded[w] for w in self._folded_words]
-        self._plain = _automaton(self._plain_words)
-        self._folded = _automaton(self._folded_words)
+        self._plain = automaton(self._plain_words)
+        self._folded = automaton(self._folded_words)
 
     def present(self, text: str, folded: str) -> set[int]:
         """The rules (not reading the whole text) one of whose keywords occurs."""
         ranks: set[int] = set()
-        for automaton, rules, subject in (
+        for finder, rules, subject in (
             (self._plain, self._plain_rules, text),
             (self._folded, self._folded_rules, folded),
         ):
-            if automaton is not None:
-                for word in _occurrences(automaton, subject):
+            if finder is not None:
+                for word in occurrences(finder, subject):
                     ranks.update(rules[word[0]])
         return ranks
 
     def windows(self, text: str, folded: str) -> list[list[Window] | None]:
         """For each rule, in rank order: None (read it all), or the windows to read."""
         hits: list[list[int]] = [[] for _ in self.rules]
-        for automaton, rules, subject in (
+        for finder, rules, subject in (
             (self._plain, self._plain_rules, text),
             (self._folded, self._folded_rules, folded),
         ):
-            if automaton is None:
+            if finder is None:
                 continue
-            for word, start, _ in _occurrences(automaton, subject):
+            for word, start, _ in occurrences(finder, subject):
                 for rank in rules[word]:
                     hits[rank].append(start)
         out: list[list[Window] | None] = []
@@ -120,7 +120,7 @@ class KeywordIndex:
         return out
 
 
-def _automaton(words: list[str]) -> Any:
+def automaton(words: list[str]) -> Any:
     if not words or ahocorasick_rs is None:
         return None
     try:
@@ -132,17 +132,17 @@ def _automaton(words: list[str]) -> Any:
     return ahocorasick_rs.BytesAhoCorasick(encoded)
 
 
-def _occurrences(automaton: Any, subject: str) -> list[tuple[int, int, int]]:
+def occurrences(finder: Any, subject: str) -> list[tuple[int, int, int]]:
     """(keyword, start, end) of every occurrence, overlapping ones too.
 
     Over bytes where the keywords allow: the text in latin-1, one byte a character (any other
     character as "?", in no keyword), so positions need no translating back from UTF-8 (half
     the cost of a pass on a text with a character beyond ASCII), and a lone surrogate is read.
     """
-    if isinstance(automaton, ahocorasick_rs.BytesAhoCorasick):
+    if isinstance(finder, ahocorasick_rs.BytesAhoCorasick):
         data = subject.encode("latin-1", "replace")
-        return automaton.find_matches_as_indexes(data, overlapping=True)  # type: ignore[no-any-return]
-    return automaton.find_matches_as_indexes(subject, overlapping=True)  # type: ignore[no-any-return]
+        return finder.find_matches_as_indexes(data, overlapping=True)  # type: ignore[no-any-return]
+    return finder.find_matches_as_indexes(subject, overlapping=True)  # type: ignore[no-any-return]
 
 
 def _merge(positions: list[int], width: int, length: int) -> list[Window]:
