@@ -6,7 +6,10 @@ finds; the personal-data rules must tell a card from a number, an address from a
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
+import re
 import string
 import uuid
 
@@ -16,7 +19,8 @@ from hypothesis import strategies as st
 from secret_corpus import SecretMaker
 from test_scrubber import CLEAN, PERSONAL, PLANTED, SCRUBBERS
 
-from gclog.privacy.rules import PERSONAL_RULES, SECRET_RULES
+from gclog.privacy.build import mixed
+from gclog.privacy.rules import PERSONAL_RULES, SECRET_RULES, personal_scrubber
 from gclog.privacy.scrubber import Scrubber
 
 # -- the keyword index: reading windows finds exactly what reading everything finds ---------------
@@ -145,3 +149,130 @@ def test_every_match_holds_one_of_its_rules_keywords() -> None:
                 start, end = max(0, match.start() - rule.back), match.end()
                 held = any(word in subject[start:end] for word in rule.keywords)
                 assert held, f"{rule.kind}: {subject[start:end]!r} holds none of {rule.keywords}"
+
+
+# -- rules tried only where a run starts (Rule.starts, runs.py) find what finditer finds ----------------
+
+_STARTS_RULES = [r for r in SCRUBBERS["redacted"].rules if r.starts is not None]
+_B64_CHARS = string.ascii_letters + string.digits + "+/"
+# Pieces whose joins make every edge a pattern's lookarounds read: padding, url-safe marks,
+# backslash escapes, characters beyond latin-1 (replaced on the way to bytes), runs near each
+# length limit, digits in groups.
+_RUN_PIECES = st.one_of(
+    st.sampled_from(["=", "==", "===", "_", "-", "\\", "\\n", "\\\\", " ", "\n", "█", "é", "\ud800",
+                     "+", "/", "(", ")", ".", ":", "4111", " 1111", "-555-", "+44 ", "token=",
+                     "Client_Secret: ", "_authToken=", "credentials=", "API_KEY", "'", '"']),
+    st.integers(min_value=1, max_value=40).map(lambda n: ("aB3+/9zQ" * 6)[:n]),
+    st.sampled_from([12, 13, 14, 15, 16, 255, 256, 257, 4092, 4093, 4094, 4095]).map(
+        lambda n: ("Zm9vYmFyOg" * 410)[:n]),
+    st.text(alphabet=string.digits, min_size=1, max_size=20),
+    st.text(alphabet=_B64_CHARS, min_size=1, max_size=30).map(
+        lambda s: base64.b64encode(f"alice:{s}hunter2".encode()).decode()),
+)  # fmt: skip
+
+
+def _both_ways(rule, text: str, windows=None):  # type: ignore[no-untyped-def]
+    plain = dataclasses.replace(rule, starts=None)
+    folded = text.lower()
+    return list(rule.findings(text, folded, windows)), list(plain.findings(text, folded, windows))
+
+
+def test_some_rules_are_tried_only_where_a_run_starts() -> None:
+    kinds = {rule.kind for rule in _STARTS_RULES}
+    assert {"base64", "encoded_secret", "card_number", "phone", "discord_token", "token"} <= kinds
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pieces=st.lists(_RUN_PIECES, min_size=1, max_size=12))
+def test_trying_a_pattern_only_at_its_starts_finds_what_finditer_finds(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    for rule in _STARTS_RULES:
+        anchored, plain = _both_ways(rule, text)
+        assert anchored == plain, rule.kind
+        # in windows too, cut anywhere (what the keyword index and the second look hand over)
+        cut = len(text) // 3
+        anchored, plain = _both_ways(rule, text, [(0, cut), (cut + 1, len(text))])
+        assert anchored == plain, rule.kind
+
+
+def _auth(secret: str = "hunter2hunter2") -> str:
+    return base64.b64encode(f"alice:{secret}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda a: a,  # the whole text
+        lambda a: a + "\n",  # at the start
+        lambda a: "auth " + a,  # at the end
+        lambda a: '{"auth": "\\n' + a + '\\n"}',  # after and before an escaped line break
+        lambda a: "█" + a + "█",  # beside characters beyond latin-1
+        lambda a: "\ud800" + a,  # beside a lone surrogate
+        lambda a: "iVBORw0KGgo" * 30 + "\n" + a,  # a blob on the line before
+        lambda a: "iVBORw0KGgo" * 30 + " " + a + " " + "iVBORw0KGgo" * 30,  # between two blobs
+        lambda a: "x = 1\n" * 700 + a + "\n" + "y = 2\n" * 700,  # a long text (keyword windows)
+        lambda a: "x = 1\n" * 700 + a,  # at the end of a long text
+        # beside a redaction that makes the scrubber look again at the lines near it
+        lambda a: "https://api.telegram.org/bot1234567890:AA" + "b" * 33 + "/send " + a,
+    ],
+)
+def test_base64_of_a_credential_is_taken_wherever_it_stands(make) -> None:  # type: ignore[no-untyped-def]
+    auth = _auth()
+    for scrubber in SCRUBBERS.values():
+        scrubbed = scrubber.scrub(make(auth))
+        assert auth not in scrubbed and "<redacted:encoded_secret>" in scrubbed, scrubbed
+
+
+def test_a_blob_and_a_segment_side_by_side_are_each_found() -> None:
+    blob = "iVBORw0KGgo" * 30
+    text = f"{blob} {_auth()}\n{blob}\n{_auth('s3cretpass')}"
+    scrubbed, found = SCRUBBERS["redacted"].scrub_counted(text)
+    assert found["base64"] == 2 and found["encoded_secret"] == 2, found
+    assert _auth() not in scrubbed
+
+
+def test_on_the_corpora_trying_only_at_the_starts_finds_what_finditer_finds() -> None:
+    for text in _LONG_PIECES:
+        for rule in _STARTS_RULES:
+            anchored, plain = _both_ways(rule, text)
+            assert anchored == plain, (rule.kind, text)
+
+
+def test_a_rule_read_whole_runs_only_where_one_of_its_keywords_occurs() -> None:
+    """A kernel's key is taken in its connection file (signature_scheme named there), not in any
+    JSON with a "key": in a long text as in a short one."""
+    line = '{"key": "0123456789abcdef0123456789abcdef"}\n'
+    text = line + "filler line\n" * 400
+    assert len(text) > 4096  # read through the keyword index
+    for scrubber in SCRUBBERS.values():
+        assert scrubber.scrub(text) == text == _without_index(scrubber).scrub(text)
+        keyed = line + '"signature_scheme": "hmac-sha256"\n' + text
+        assert "<redacted:jupyter_kernel_key>" in scrubber.scrub(keyed)
+
+
+@given(secret=st.text(max_size=12))
+def test_mixed_answers_as_one_test_per_character_would(secret: str) -> None:
+    has_digit = any(c.isdigit() for c in secret)
+    has_upper = any(c.isupper() for c in secret)
+    has_lower = any(c.islower() for c in secret)
+    expected = (has_digit and (has_upper or has_lower)) or (has_upper and has_lower)
+    assert mixed(secret) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="0123456789abcdef::..%xz \n", max_size=48))
+def test_the_ipv6_groups_taken_possessively_match_what_backtracking_matches(text: str) -> None:
+    (ipv6,) = [r for r in PERSONAL_RULES if r.kind == "ip_address" and r.pattern.pattern[0] == ":"]
+    backtracking = re.compile(ipv6.pattern.pattern.replace("}+", "}"), ipv6.pattern.flags)
+    assert backtracking.pattern != ipv6.pattern.pattern
+    spans = [m.span() for m in ipv6.pattern.finditer(text)]
+    assert spans == [m.span() for m in backtracking.finditer(text)]
+
+
+def test_identifying_words_beyond_latin_1_are_found_in_a_long_text() -> None:
+    """The keyword index reads latin-1 bytes only where every keyword has a latin-1 form."""
+    for words in (["ноутбук-7f", "nb?4f7c", "café-01"], ["café-01", "nb-4f7c"]):
+        text = "filler line █\n" * 400 + " ".join(words) + "\n"
+        assert len(text) > 4096
+        expected = " ".join(["<redacted:identifier>"] * len(words)) + "\n"
+        assert personal_scrubber(words).scrub(text).endswith(expected), words

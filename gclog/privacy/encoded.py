@@ -18,6 +18,7 @@ import functools
 import re
 
 from gclog.privacy.build import mixed, rule
+from gclog.privacy.runs import run_starts
 from gclog.privacy.scrubber import Rule, Scrubber
 
 _B64 = "A-Za-z0-9+/"
@@ -78,6 +79,20 @@ def _encoded_secret(match: re.Match[str], secret: str) -> bool:
     return decoded is not None and holds_secret(decoded)
 
 
+_RUNS = run_starts(_B64, 14)
+
+
+def _segment_starts(text: str) -> list[int]:
+    """Where the rule's pattern can start: a run of 14+, or one character in after a backslash
+    (``\\nQUJD…``: the ``n`` is an escaped line break, not part of the segment)."""
+    found: list[int] = []
+    for start in _RUNS(text):
+        found.append(start)
+        if start and text[start - 1] == "\\":
+            found.append(start + 1)
+    return found
+
+
 ENCODED_RULES: tuple[Rule, ...] = (
     rule(
         "encoded_secret",
@@ -86,5 +101,6 @@ ENCODED_RULES: tuple[Rule, ...] = (
         rf"(?![{_B64}=_-])",
         [],
         check=_encoded_secret,
+        starts=_segment_starts,
     ),
 )

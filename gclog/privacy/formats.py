@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from gclog.privacy.build import ALNUM, B64, END, NEWLINE, Check, random_check, rule, starts
+from gclog.privacy.runs import run_starts
 from gclog.privacy.scrubber import Rule
 
 _WORD = "A-Za-z0-9_"
@@ -141,8 +142,9 @@ FORMAT_RULES: tuple[Rule, ...] = (
         "discord_token",
         r"[MNO](?<![A-Za-z0-9_.-][MNO])[A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\."
         r"[A-Za-z0-9_-]{27,38}(?![A-Za-z0-9_-])",
-        [],  # no literal: the first letter's class lets the engine skip the rest
+        [],  # no literal: tried where a run of 24+ of its characters starts
         check=lambda m, s: random_check(m, s.split(".")[0]),
+        starts=run_starts("A-Za-z0-9_-", 24),
     ),
     rule(
         "discord_webhook",

@@ -12,6 +12,7 @@ import ipaddress
 import re
 
 from gclog.privacy.build import rule
+from gclog.privacy.runs import sequence_starts
 from gclog.privacy.scrubber import Rule
 
 # -- e-mail --------------------------------------------------------------------------------------------
@@ -188,6 +189,15 @@ def _luhn(digits: str) -> bool:
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|6(?:011|5|4[4-9])|3(?:0[0-5]|[68])")
 
 
+# Four digits after a character a card cannot follow (what the pattern's lookbehind refuses is
+# marked "w"; a float's decimals, a hash's digits are not tried).
+_DIGITS_AFTER_A_BREAK = sequence_starts({"d": "0-9", "w": "A-Za-z_.+-"}, [" dddd"], lead=1)
+
+
+def _card_starts(text: str) -> list[int]:
+    return [start for start in _DIGITS_AFTER_A_BREAK(text) if text[start] in "23456"]
+
+
 def _card(match: re.Match[str], secret: str) -> bool:
     digits = re.sub(r"[ -]", "", secret)
     if not 13 <= len(digits) <= 19 or not _CARD_PREFIX.match(digits):
@@ -210,6 +220,9 @@ _WORDISH = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
 _INTERNAL_TLDS = r"internal|local|lan|corp|intranet|home\.arpa|localdomain|intra"
 
 _LOCAL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"
+# What may not stand right before an address (URLs, a longer token); sets, built once.
+_NOT_BEFORE_EMAIL = frozenset((*_LOCAL, ":", "/"))
+_NOT_BEFORE_IPV6 = frozenset((*_WORDISH, ":", "."))
 
 
 def _widened_start(match: re.Match[str], secret: str) -> str:
@@ -233,7 +246,7 @@ PERSONAL_RULES: tuple[Rule, ...] = (
         widen=_LOCAL,
         back=64,
         min_back=1,
-        check=lambda m, s: _widened_start(m, s) not in (*_LOCAL, ":", "/") and _email(m, s),
+        check=lambda m, s: _widened_start(m, s) not in _NOT_BEFORE_EMAIL and _email(m, s),
     ),
     rule(
         "user",
@@ -264,18 +277,21 @@ PERSONAL_RULES: tuple[Rule, ...] = (
     rule(
         "ip_address",
         # From a ':', reaching back over the first group's hex digits.
-        r":(?:[0-9a-f]{0,4}:){1,7}[0-9a-f]{0,4}(?:\.[0-9]{1,3}){0,3}(?:%[a-z0-9]{1,16})?(?![\w:.])",
+        # The groups possessive: giving one back can only end the match before a ':' or a hex digit,
+        # which the lookahead refuses (on "1:2:3:…" that backtracking cost ~1 s a megabyte).
+        r":(?:[0-9a-f]{0,4}+:){1,7}+[0-9a-f]{0,4}(?:\.[0-9]{1,3}){0,3}(?:%[a-z0-9]{1,16})?(?![\w:.])",
         [":"],
         fold=True,
         widen="0123456789abcdef",
         back=4,
-        check=lambda m, s: _widened_start(m, s) not in (*_WORDISH, ":", ".") and _ipv6(m, s),
+        check=lambda m, s: _widened_start(m, s) not in _NOT_BEFORE_IPV6 and _ipv6(m, s),
     ),
     rule(
         "card_number",
         r"[2-6](?<![\w.+-][2-6])[0-9]{3}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}(?![\w.])",
         [],
         check=_card,
+        starts=_card_starts,
     ),
     rule(
         "phone",
@@ -284,6 +300,7 @@ PERSONAL_RULES: tuple[Rule, ...] = (
         r"|\((?<![\w(]\()[0-9]{3}\)[ ]?[0-9]{3}[ .-][0-9]{4})(?![\w.:/-])",
         [],
         check=_phone,
+        starts=sequence_starts({"d": "0-9", "+": r"\+", "(": r"\(", ")": r"\)"}, ["+d", "(ddd)"]),
     ),
     rule(
         "phone",

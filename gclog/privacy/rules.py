@@ -17,6 +17,7 @@ from gclog.privacy.encoded import ENCODED_RULES
 from gclog.privacy.formats import FORMAT_RULES
 from gclog.privacy.named import NAMED_RULES
 from gclog.privacy.personal import PERSONAL_RULES
+from gclog.privacy.runs import run_starts
 from gclog.privacy.scrubber import Rule, Scrubber
 
 MAX_SECRET_CHARS = 24 * 1024
@@ -32,8 +33,9 @@ BLOB_RULES: tuple[Rule, ...] = (
         # Unbounded on purpose, and still linear: one character class, entered only at the start
         # of a run. A digit and a letter are asked for, so "-----" rulers are left alone.
         rf"[{_BLOB}](?<![{_BLOB}][{_BLOB}])[{_BLOB}]{{255,}}={{0,2}}",
-        [],  # no keyword: its pattern is one character class, cheap everywhere
+        [],  # no keyword: its pattern is one character class, tried only where a run is long
         check=lambda m, s: any(c.isdigit() for c in s) and any(c.isalpha() for c in s),
+        starts=run_starts(_BLOB, 256),
     ),
 )
 

@@ -55,6 +55,9 @@ class Rule:
     reaches back in Python instead of starting with a character class tried at every position). A
     rule with ``wraps`` also takes the rest of a token that a table or a narrow
         display wrapped onto the following lines, at the same column (characters of ``wraps``).
+        ``starts`` gives, for the text the pattern reads, sorted places where a match may start (all
+        of them, and maybe more; see runs.py): the pattern is then tried only there, anchored, as
+        ``finditer`` would find it (a match never starts inside the previous one).
     """
 
     kind: str
@@ -68,6 +71,7 @@ class Rule:
     widen: frozenset[str] = frozenset()
     min_back: int = 0
     near: bool = True  # a match holds one of the keywords (windows.py reads only near them)
+    starts: Callable[[str], Sequence[int]] | None = None
 
     def findings(
         self, text: str, folded: str, windows: Sequence[tuple[int, int]] | None = None
@@ -79,7 +83,12 @@ class Rule:
                 subject = folded
             else:  # lowercasing changed the length (a few Unicode letters): positions would shift
                 pattern = _ignoring_case(pattern)
-        for match in _matches(pattern, subject, windows):
+        matches = (
+            _matches(pattern, subject, windows)
+            if self.starts is None
+            else _anchored(pattern, subject, windows, self.starts(subject))
+        )
+        for match in matches:
             start, end = match.span()
             for name in self.groups:
                 if match.group(name) is not None:
@@ -119,6 +128,27 @@ def _matches(
         for match in pattern.finditer(subject, low, high):
             if high == length or match.end() + MARGIN <= high:
                 yield match  # else it may have been cut by the window's edge: not trusted
+
+
+def _anchored(
+    pattern: re.Pattern[str],
+    subject: str,
+    windows: Sequence[tuple[int, int]] | None,
+    starts: Sequence[int],
+) -> Iterator[re.Match[str]]:
+    """What ``_matches`` finds, trying the pattern only at ``starts``."""
+    length = len(subject)
+    for low, high in [(0, length)] if windows is None else windows:
+        end = low
+        for start in starts[bisect.bisect_left(starts, low) : bisect.bisect_left(starts, high)]:
+            if start < end:
+                continue  # inside the last match: finditer goes on after it
+            match = pattern.match(subject, start, high)
+            if match is None:
+                continue
+            end = max(match.end(), start + 1)
+            if high == length or match.end() + MARGIN <= high:
+                yield match
 
 
 _CELL_EDGES = " \t\r│┃|║"  # what stands between a table cell's text and the next cell
@@ -284,6 +314,17 @@ class Scrubber:
                 ranks.update(rules)
         return ranks
 
+    def _whole_applicable(self, text: str, folded: str) -> set[int]:
+        """The rules the index does not know that may match: no keywords, or one occurs."""
+        ranks = set(self._always)
+        for word, rules in self._whole_plain:
+            if word in text:
+                ranks.update(rules)
+        for word, rules in self._whole_folded:
+            if word in folded:
+                ranks.update(rules)
+        return ranks
+
     def find(self, text: str) -> list[Finding]:
         """Non-overlapping spans to redact, such that scrubbing the result finds nothing more."""
         findings = self._find_once(text)
@@ -343,8 +384,10 @@ class Scrubber:
             except UnicodeEncodeError:  # a lone surrogate: no Rust string holds it
                 every = None
             if every is not None:
+                # A rule read whole still needs one of its keywords (some are context: near=False)
+                whole = self._whole_applicable(text, folded)
                 for rank, (rule, windows) in enumerate(zip(self.rules, every, strict=True)):
-                    if windows is None or windows:
+                    if (windows is None and rank in whole) or windows:
                         found.extend((rank, f) for f in rule.findings(text, folded, windows))
                 return merge(found)
         wanted = self._applicable(text, folded) if self.prefilter else None

@@ -9,7 +9,8 @@ keyword, so it lies inside such a window; the pattern still sees the whole strin
 reads before the window), and a match that ends too near a window's cut edge is not trusted.
 
 A rule whose keywords are single characters, that has none, that can match without bound, or
-whose keyword is context rather than part of the match (``near=False``) reads the whole text.
+whose keyword is context rather than part of the match (``near=False``) reads the whole text
+(where one of its keywords occurs: scrubber.py tests them).
 Without ``ahocorasick_rs`` installed the plain keyword tests of scrubber.py are used.
 """
 
@@ -83,31 +84,31 @@ class KeywordIndex:
         self._plain_rules = [plain[w] for w in self._plain_words]
         self._folded_words = list(folded)
         self._folded_rules = [folded[w] for w in self._folded_words]
-        self._plain = _automaton(self._plain_words)
-        self._folded = _automaton(self._folded_words)
+        self._plain = automaton(self._plain_words)
+        self._folded = automaton(self._folded_words)
 
     def present(self, text: str, folded: str) -> set[int]:
         """The rules (not reading the whole text) one of whose keywords occurs."""
         ranks: set[int] = set()
-        for automaton, rules, subject in (
+        for finder, rules, subject in (
             (self._plain, self._plain_rules, text),
             (self._folded, self._folded_rules, folded),
         ):
-            if automaton is not None:
-                for word in automaton.find_matches_as_indexes(subject, overlapping=True):
+            if finder is not None:
+                for word in occurrences(finder, subject):
                     ranks.update(rules[word[0]])
         return ranks
 
     def windows(self, text: str, folded: str) -> list[list[Window] | None]:
         """For each rule, in rank order: None (read it all), or the windows to read."""
         hits: list[list[int]] = [[] for _ in self.rules]
-        for automaton, rules, subject in (
+        for finder, rules, subject in (
             (self._plain, self._plain_rules, text),
             (self._folded, self._folded_rules, folded),
         ):
-            if automaton is None:
+            if finder is None:
                 continue
-            for word, start, _ in automaton.find_matches_as_indexes(subject, overlapping=True):
+            for word, start, _ in occurrences(finder, subject):
                 for rank in rules[word]:
                     hits[rank].append(start)
         out: list[list[Window] | None] = []
@@ -119,10 +120,29 @@ class KeywordIndex:
         return out
 
 
-def _automaton(words: list[str]) -> Any:
+def automaton(words: list[str]) -> Any:
     if not words or ahocorasick_rs is None:
         return None
-    return ahocorasick_rs.AhoCorasick(words)
+    try:
+        encoded = [word.encode("latin-1") for word in words]
+    except UnicodeEncodeError:
+        return ahocorasick_rs.AhoCorasick(words)
+    if any(b"?" in word for word in encoded):  # "?" stands for the characters latin-1 lacks
+        return ahocorasick_rs.AhoCorasick(words)
+    return ahocorasick_rs.BytesAhoCorasick(encoded)
+
+
+def occurrences(finder: Any, subject: str) -> list[tuple[int, int, int]]:
+    """(keyword, start, end) of every occurrence, overlapping ones too.
+
+    Over bytes where the keywords allow: the text in latin-1, one byte a character (any other
+    character as "?", in no keyword), so positions need no translating back from UTF-8 (half
+    the cost of a pass on a text with a character beyond ASCII), and a lone surrogate is read.
+    """
+    if isinstance(finder, ahocorasick_rs.BytesAhoCorasick):
+        data = subject.encode("latin-1", "replace")
+        return finder.find_matches_as_indexes(data, overlapping=True)  # type: ignore[no-any-return]
+    return finder.find_matches_as_indexes(subject, overlapping=True)  # type: ignore[no-any-return]
 
 
 def _merge(positions: list[int], width: int, length: int) -> list[Window]:
