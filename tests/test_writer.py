@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from gclog.identity import Identity
@@ -95,31 +94,4 @@ def test_close_hands_back_what_a_locked_store_never_took(tmp_path: Path) -> None
         holder.stdin.close()
         holder.wait(10)
     assert list(store.records(session.id)) == []  # none of them both handed back and stored
-    store.close()
-
-
-def test_records_that_come_one_by_one_are_committed_together(tmp_path: Path) -> None:
-    """A stream of short cells costs a commit every few cells (the writer gathers them), and a
-    flush commits what is gathered at once, not after the gathering time."""
-    store = Store(tmp_path / "store.sqlite3")
-    commits: list[int] = []
-    append_many = store.append_many
-    store.append_many = lambda records: commits.append(len(records)) or append_many(records)  # type: ignore[method-assign]
-    session = Session(
-        "run",
-        store,
-        Identity.load_or_create(tmp_path / "id.json"),
-        record_filter=PrivacyFilter("full"),
-    )
-    session.start()
-    for _ in range(40):  # a cell every 2 ms: each record finds the writer idle
-        session.cell({"status": "ok"})
-        time.sleep(0.002)
-    assert session.flush(10)
-    assert sum(commits) == 41 and len(commits) < 41 / 4, commits
-    session.cell({"status": "ok"})
-    assert session.flush(10) and sum(commits) == 42
-    session.end("completed")
-    assert session.close(10) == []
-    assert [r["seq"] for r in store.records(session.id)] == list(range(1, 44))
     store.close()

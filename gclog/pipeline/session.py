@@ -4,9 +4,7 @@ Every entry point (run, attach, extension) records through one Session. ``emit``
 (cell records come from the observer, metric windows from sampler threads) and never waits on the
 store: it scrubs the record in the caller's thread, gives it the next ``seq`` and puts it in a
 bounded in-memory buffer. One writer thread takes records from the buffer, oldest first, and
-commits them in batches (one SQLite transaction per batch): records that come one by one are
-gathered for up to ``GATHER_S`` first, so a stream of short cells costs a commit every few cells,
-not one a cell (a flush or close cuts the gathering short). A store that cannot take them right
+commits them in batches (one SQLite transaction per batch). A store that cannot take them right
 now (disk full, another process holding the write lock) only makes the writer wait and retry:
 the records stay in the buffer.
 
@@ -44,7 +42,6 @@ RecordFilter = Callable[[dict[str, Any]], dict[str, Any]]
 
 CAPACITY = 20_000  # records the buffer holds while the store refuses them (~50 MB at worst)
 BATCH = 500  # records per commit: one transaction costs a few ms however many it holds
-GATHER_S = 0.05  # how long the first record of a batch waits for others to join it
 RETRY_FIRST_S = 0.05  # the writer's wait after a refused commit, doubling up to RETRY_MAX_S
 RETRY_MAX_S = 1.0
 ALWAYS_KEPT = ("session_start", "session_end")
@@ -78,7 +75,6 @@ class Session:
         self._seq = 0
         self._cond = threading.Condition()
         self._stopping = False
-        self._flushing = 0  # callers waiting in flush(): no gathering while they wait
         self._warned = False
         self._writer = threading.Thread(target=self._write_loop, name="gclog-writer", daemon=True)
         self._writer.start()
@@ -109,8 +105,7 @@ class Session:
                            f"{self.capacity} wait in memory; new records are lost (counted)")  # fmt: skip
             else:
                 self._buffer.append(record)
-                if len(self._buffer) in (1, BATCH):  # the writer waits for the first, or a batch
-                    self._cond.notify_all()
+                self._cond.notify_all()
         return record
 
     def _warn(self, message: str) -> None:
@@ -132,7 +127,6 @@ class Session:
             with self._cond:
                 while not self._buffer and not self._stopping:
                     self._cond.wait()
-                self._cond.wait_for(self._batch_ready, timeout=GATHER_S)
                 if self._stopping:
                     return  # close() takes what is left
                 batch = [self._buffer[i] for i in range(min(BATCH, len(self._buffer)))]
@@ -159,18 +153,10 @@ class Session:
                     self._buffer.popleft()
                 self._cond.notify_all()
 
-    def _batch_ready(self) -> bool:
-        return len(self._buffer) >= BATCH or self._stopping or self._flushing > 0
-
     def flush(self, timeout: float) -> bool:
         """Wait at most ``timeout`` s for every record made so far to be committed."""
         with self._cond:
-            self._flushing += 1
-            self._cond.notify_all()  # a writer gathering a batch commits it now
-            try:
-                return self._cond.wait_for(lambda: not self._buffer, timeout=max(0.0, timeout))
-            finally:
-                self._flushing -= 1
+            return self._cond.wait_for(lambda: not self._buffer, timeout=max(0.0, timeout))
 
     def close(self, timeout: float) -> list[dict[str, Any]]:
         """Flush for at most ``timeout`` s, stop the writer, and return the records left unstored.
