@@ -92,6 +92,7 @@ def parse(raw: RawNotebook) -> NotebookNode:
 
 
 def serialize(nb: NotebookNode) -> str:
+    """The notebook as nbformat writes it to a file (see :func:`serialized`)."""
     return "".join(serialized(nb))
 
 
@@ -139,13 +140,9 @@ def _bundle_on_disk(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cell_on_disk(cell: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        **cell,
-        "source": _lines(cell.get("source")),
-        "metadata": _without(cell["metadata"], ("trusted",)),
-    }
-    if "source" not in cell:
-        del out["source"]
+    out = {**cell, "metadata": _without(cell["metadata"], ("trusted",))}
+    if "source" in cell:
+        out["source"] = _lines(cell["source"])
     if "attachments" in cell:
         out["attachments"] = {name: _bundle_on_disk(b) for name, b in cell["attachments"].items()}
     if cell.get("cell_type") == "code":
@@ -157,8 +154,8 @@ def _output_on_disk(output: dict[str, Any]) -> dict[str, Any]:
     kind = output.get("output_type")
     if kind in ("execute_result", "display_data") and "data" in output:
         return {**output, "data": _bundle_on_disk(output["data"])}
-    if kind == "stream" and isinstance(output.get("text"), str):
-        return {**output, "text": output["text"].splitlines(True)}
+    if kind == "stream" and "text" in output:
+        return {**output, "text": _lines(output["text"])}
     return output
 
 

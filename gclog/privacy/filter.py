@@ -128,7 +128,7 @@ class PrivacyFilter:
         self.level = level
         self.scrubber = scrubber_for(level, identifiers)
         # Field names, and short values, repeat from record to record: their results are kept.
-        self._keys: dict[str, tuple[str, Counter[str]]] = {}
+        self._keys: dict[str, tuple[str, Counter[str], int]] = {}  # scrubbed, kinds, JSON bound
         self._short: dict[str, tuple[str, Counter[str]]] = {}
         self._warned = False
 
@@ -169,8 +169,7 @@ class PrivacyFilter:
             if known is None:
                 known = self._new_key(key)
             name, kinds, size = known
-            if kinds:
-                tally.counts.update(kinds)
+            tally.found(kinds)
             kind = type(item)
             if item is None or kind is int or kind is bool:
                 out[name] = item

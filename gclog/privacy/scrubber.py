@@ -267,6 +267,21 @@ def replace(text: str, findings: Sequence[Finding]) -> str:
     return "".join(parts)
 
 
+_Keywords = tuple[tuple[str, tuple[int, ...]], ...]  # each keyword, with the rules it lets run
+
+
+def _keywords_in(text: str, folded: str, plain: _Keywords, folded_words: _Keywords) -> set[int]:
+    """The rules one of whose keywords occurs (``folded_words`` in the lowercased text)."""
+    ranks: set[int] = set()
+    for word, rules in plain:
+        if word in text:
+            ranks.update(rules)
+    for word, rules in folded_words:
+        if word in folded:
+            ranks.update(rules)
+    return ranks
+
+
 class Scrubber:
     """A compiled rule set. ``find`` returns spans; ``scrub`` replaces them."""
 
@@ -298,32 +313,17 @@ class Scrubber:
         )
 
     def _applicable(self, text: str, folded: str) -> set[int]:
-        ranks = set(self._always)
-        plain, folded_words = self._plain, self._folded
+        """The rules that may match: no keywords, or one of theirs occurs."""
         if self._index is not None:  # one pass for the keywords the index knows
             try:
-                ranks |= self._index.present(text, folded)
-                plain, folded_words = self._whole_plain, self._whole_folded
+                return self._index.present(text, folded) | self._whole_applicable(text, folded)
             except UnicodeEncodeError:  # a lone surrogate: no Rust string holds it
                 pass
-        for word, rules in plain:
-            if word in text:
-                ranks.update(rules)
-        for word, rules in folded_words:
-            if word in folded:
-                ranks.update(rules)
-        return ranks
+        return _keywords_in(text, folded, self._plain, self._folded) | self._always
 
     def _whole_applicable(self, text: str, folded: str) -> set[int]:
         """The rules the index does not know that may match: no keywords, or one occurs."""
-        ranks = set(self._always)
-        for word, rules in self._whole_plain:
-            if word in text:
-                ranks.update(rules)
-        for word, rules in self._whole_folded:
-            if word in folded:
-                ranks.update(rules)
-        return ranks
+        return _keywords_in(text, folded, self._whole_plain, self._whole_folded) | self._always
 
     def find(self, text: str) -> list[Finding]:
         """Non-overlapping spans to redact, such that scrubbing the result finds nothing more."""

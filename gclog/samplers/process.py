@@ -251,7 +251,9 @@ class ProcessTree:
 class ProcessSampler(Sampler):
     name = "process"
     follows_cells = True
-    read_at_cell_edges = True  # ~30 µs (the tree listed every LIST_EVERY_S): exact CPU seconds
+    # ~30 µs: a cell's CPU seconds are exact, bar a child it started under LIST_EVERY_S before
+    # its end (counted whole in the next reading)
+    read_at_cell_edges = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
