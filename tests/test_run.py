@@ -289,6 +289,12 @@ def test_kill_9_of_gclog_keeps_the_records_and_the_kernel_goes_too(env: Env) -> 
         f"import time\nopen({str(marker)!r}, 'w').close()\ntime.sleep(60)",
     )
     proc = _start_and_wait_for(env, nb_path, marker)
+    # The two finished cells are committed while the third runs (the record of a cell is made
+    # while the next one runs, so on a loaded machine this takes a moment): not held to the end.
+    deadline = time.monotonic() + 10
+    while sum(r["event_type"] == "cell" for r in env.records()) < 2:
+        assert time.monotonic() < deadline, "finished cells were not stored while the next ran"
+        time.sleep(0.05)
     proc.kill()
     proc.communicate(timeout=10)
     records = [r for r in env.records() if r["event_type"] != "metrics"]
