@@ -277,6 +277,9 @@ _PIECES = [
     "=", ":", " = ", ": ", "'", '"', "\\", "\\n", "\n", "\r", " ", "@", "://", "https://", "/home/",
     "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----", "Authorization: ", "Bearer ",
     "<redacted:token>", "<redacted:", ">", "x@example.com", "10.0.0.1", ".", "İ", "\x00", "\ud800",
+    # a secret whose match reads the token characters it runs on from (Finding.framed)
+    "https://api.telegram.org/bot", "bot", "1234567890:AA" + "b7" * 16 + "c", "!mysql -u root -p",
+    "-p", "x.local", "ghp_",
 ]  # fmt: skip
 texts = st.lists(
     st.one_of(

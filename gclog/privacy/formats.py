@@ -130,7 +130,15 @@ FORMAT_RULES: tuple[Rule, ...] = (
     fmt("firebase_key", "AAAA", r"[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{100,200}", [":APA91b"]),
     rule(
         "telegram_token",
-        # a bot's id, then its secret (also in https://api.telegram.org/bot<token>/…)
+        # in a Bot API URL (https://api.telegram.org/bot<token>/…): the match reads the "bot"
+        # the token runs on from, so its redaction needs no second look (scrubber.Finding.framed)
+        r"/bot(?P<secret>[0-9]{8,10}:AA[A-Za-z0-9_-]{32,34})(?![A-Za-z0-9_-])",
+        ["/bot"],
+        groups=("secret",),
+    ),
+    rule(
+        "telegram_token",
+        # a bot's id, then its secret
         r":AA[A-Za-z0-9_-]{32,34}(?![A-Za-z0-9_-])",
         [":AA"],
         widen="0123456789",

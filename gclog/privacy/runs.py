@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 
-from gclog.privacy.windows import AVAILABLE, automaton, occurrences
+from gclog.privacy.windows import AVAILABLE, automaton, latin1, occurrences
 
 Starts = Callable[[str], list[int]]
 
@@ -40,7 +40,7 @@ def _table(marks: dict[str, str]) -> bytes:
 
 
 def _marked(text: str, table: bytes) -> bytes:
-    return text.encode("latin-1", "replace").translate(table)
+    return latin1(text).translate(table)
 
 
 def run_starts(alphabet: str, shortest: int) -> Starts:

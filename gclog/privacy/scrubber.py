@@ -18,9 +18,9 @@ import re
 import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from gclog.privacy.windows import AVAILABLE, MARGIN, KeywordIndex
+from gclog.privacy.windows import AVAILABLE, MARGIN, KeywordIndex, forget
 
 REDACTED = "<redacted:{kind}>"
 # What a redaction looks like; rules refuse to match one, so scrubbing twice changes nothing.
@@ -32,6 +32,10 @@ class Finding:
     start: int
     end: int
     kind: str
+    # Each token character the secret runs straight on to was read by the secret's own match
+    # (``bot`` before a Telegram token, ``-p`` before a MySQL password): its redaction holds no
+    # other rule back (see Scrubber.find). False where unknown (a joined or mapped span).
+    framed: bool = field(default=False, compare=False)
 
 
 @functools.cache
@@ -90,6 +94,7 @@ class Rule:
         )
         for match in matches:
             start, end = match.span()
+            whole_start, whole_end = start, end
             for name in self.groups:
                 if match.group(name) is not None:
                     start, end = match.span(name)
@@ -111,7 +116,11 @@ class Rule:
                 continue
             if self.check is not None and not self.check(match, secret):
                 continue
-            yield Finding(start, end, self.kind)
+            framed = not (
+                (start <= whole_start and _joins(text, start))
+                or (end >= whole_end and _joins(text, end))
+            )
+            yield Finding(start, end, self.kind, framed)
             if self.wraps:
                 for piece in _wrapped(text, start, end, self.wraps):
                     yield Finding(*piece, self.kind)
@@ -195,6 +204,8 @@ def merge(findings: Iterable[tuple[int, Finding]]) -> list[Finding]:
     for rank, finding in ordered:
         if merged and finding.start < merged[-1][1].end:
             best_rank, best = merged[-1]
+            if finding.end <= best.end and best_rank <= rank:
+                continue  # inside a span already named by a better rule: kept as it is
             kind = best.kind if best_rank <= rank else finding.kind
             merged[-1] = (
                 min(best_rank, rank),
@@ -210,12 +221,15 @@ NEAR = 512  # how far a redaction can change what a rule sees (then to the ends 
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 
 
+def _joins(text: str, place: int) -> bool:
+    """Token characters on both sides of ``place``: a boundary there holds a rule back."""
+    return 0 < place < len(text) and text[place - 1] in _TOKEN_CHARS and text[place] in _TOKEN_CHARS
+
+
 def _touches_token(text: str, finding: Finding) -> bool:
-    """A token runs straight on from the secret's edge: its rule may have been held back by it."""
-    start, end = finding.start, finding.end
-    return (start > 0 and text[start - 1] in _TOKEN_CHARS and text[start] in _TOKEN_CHARS) or (
-        end < len(text) and text[end] in _TOKEN_CHARS and text[end - 1] in _TOKEN_CHARS
-    )
+    """A token runs straight on from the secret's edge, outside the match that found it: the
+    rule of that token may have been held back by the secret."""
+    return not finding.framed and (_joins(text, finding.start) or _joins(text, finding.end))
 
 
 # (start in the redacted text, end there, start in the original, end there) of each redaction
@@ -327,6 +341,12 @@ class Scrubber:
 
     def find(self, text: str) -> list[Finding]:
         """Non-overlapping spans to redact, such that scrubbing the result finds nothing more."""
+        try:
+            return self._find(text)
+        finally:
+            forget()  # the text's bytes, kept while its rules read it (windows.latin1)
+
+    def _find(self, text: str) -> list[Finding]:
         findings = self._find_once(text)
         # A redaction changes what its neighbours see: "-----BEGIN…-----eyJ…" hides a JWT behind
         # a character of its own alphabet until the key is replaced. Where a redaction touches

@@ -120,6 +120,33 @@ class KeywordIndex:
         return out
 
 
+_KEPT_FROM = 4096  # shorter texts encode in microseconds: not worth keeping
+_recent: tuple[tuple[str, bytes], ...] = ()
+
+
+def latin1(text: str) -> bytes:
+    """``text`` one byte a character: latin-1, any other character as "?", so positions stay.
+
+    The last two long texts' bytes are kept (a scrub's text and its lowercased copy): the index
+    and each start finder of runs.py read the same text, and encoding 4 MB costs ~8 ms. Kept by
+    identity, so a stale entry is never used; ``forget`` lets them go when a scrub ends.
+    """
+    global _recent
+    recent = _recent  # one read: another thread may replace it
+    for kept, data in recent:
+        if kept is text:
+            return data
+    data = text.encode("latin-1", "replace")
+    if len(text) >= _KEPT_FROM:
+        _recent = ((text, data), *recent[:1])
+    return data
+
+
+def forget() -> None:
+    global _recent
+    _recent = ()
+
+
 def automaton(words: list[str]) -> Any:
     if not words or ahocorasick_rs is None:
         return None
@@ -140,8 +167,7 @@ def occurrences(finder: Any, subject: str) -> list[tuple[int, int, int]]:
     the cost of a pass on a text with a character beyond ASCII), and a lone surrogate is read.
     """
     if isinstance(finder, ahocorasick_rs.BytesAhoCorasick):
-        data = subject.encode("latin-1", "replace")
-        return finder.find_matches_as_indexes(data, overlapping=True)  # type: ignore[no-any-return]
+        return finder.find_matches_as_indexes(latin1(subject), overlapping=True)  # type: ignore[no-any-return]
     return finder.find_matches_as_indexes(subject, overlapping=True)  # type: ignore[no-any-return]
 
 
