@@ -161,7 +161,9 @@ _B64_CHARS = string.ascii_letters + string.digits + "+/"
 _RUN_PIECES = st.one_of(
     st.sampled_from(["=", "==", "===", "_", "-", "\\", "\\n", "\\\\", " ", "\n", "█", "é", "\ud800",
                      "+", "/", "(", ")", ".", ":", "4111", " 1111", "-555-", "+44 ", "token=",
-                     "Client_Secret: ", "_authToken=", "credentials=", "API_KEY", "'", '"']),
+                     "Client_Secret: ", "_authToken=", "credentials=", "API_KEY", "'", '"', "4111-1111",
+                     " 4111 1111 1111 1111", "5500000000000004", "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAx",
+                     ".GxYz9a.", "N" + "aB3_9zQ-" * 3]),
     st.integers(min_value=1, max_value=40).map(lambda n: ("aB3+/9zQ" * 6)[:n]),
     st.sampled_from([12, 13, 14, 15, 16, 255, 256, 257, 4092, 4093, 4094, 4095]).map(
         lambda n: ("Zm9vYmFyOg" * 410)[:n]),

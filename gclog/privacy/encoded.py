@@ -73,7 +73,7 @@ _UPPER = re.compile("[A-Z]")
 
 
 def _encoded_secret(match: re.Match[str], secret: str) -> bool:
-    if len(secret) % 4 or not _UPPER.search(secret):
+    if not _UPPER.search(secret):
         return False  # base64 of text always holds a capital: not a hex digest, not a word
     decoded = decode(secret)
     return decoded is not None and holds_secret(decoded)
@@ -97,8 +97,9 @@ ENCODED_RULES: tuple[Rule, ...] = (
     rule(
         "encoded_secret",
         # One class, entered only at the start of a run (the lookbehind), bounded: linear.
-        rf"[{_B64}](?<!\\[{_B64}])(?<!(?<!\\)[{_B64}=_-][{_B64}])[{_B64}]{{13,4093}}={{0,2}}"
-        rf"(?![{_B64}=_-])",
+        # Whole groups of four (the last one padded), so a run that cannot decode is never tried.
+        rf"[{_B64}](?<!\\[{_B64}])(?<!(?<!\\)[{_B64}=_-][{_B64}])[{_B64}]{{3}}(?:[{_B64}]{{4}}){{2,1022}}"
+        rf"(?:[{_B64}]{{4}}|[{_B64}]{{3}}=|[{_B64}]{{2}}==)(?![{_B64}=_-])",
         [],
         check=_encoded_secret,
         starts=_segment_starts,

@@ -57,6 +57,14 @@ _PEM_SEP = r"(?:\\\\r\\\\n|\\\\n|\\r\\n|\\n|\r?\n)"
 _ARMOR_HEADERS = rf"(?:{NEWLINE}{{1,4}}[A-Za-z][A-Za-z-]{{1,31}}:[^\r\n\\]{{0,160}}){{0,8}}"
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
+_DISCORD_RUNS = run_starts("A-Za-z0-9_-", 24)
+
+
+def _discord_starts(text: str) -> list[int]:
+    """Runs of 24+ token characters that start with M, N or O and end in a dot within 28."""
+    return [s for s in _DISCORD_RUNS(text) if text[s] in "MNO" and "." in text[s + 24 : s + 29]]
+
+
 FORMAT_RULES: tuple[Rule, ...] = (
     rule(
         "private_key",
@@ -150,9 +158,9 @@ FORMAT_RULES: tuple[Rule, ...] = (
         "discord_token",
         r"[MNO](?<![A-Za-z0-9_.-][MNO])[A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\."
         r"[A-Za-z0-9_-]{27,38}(?![A-Za-z0-9_-])",
-        [],  # no literal: tried where a run of 24+ of its characters starts
+        [],  # no literal: tried where its first part can start (below)
         check=lambda m, s: random_check(m, s.split(".")[0]),
-        starts=run_starts("A-Za-z0-9_-", 24),
+        starts=_discord_starts,
     ),
     rule(
         "discord_webhook",

@@ -133,7 +133,8 @@ _NETWORK_WORDS = frozenset(
     ]
 )
 _VERSION_MARK = re.compile(r"(?:==|>=|<=|~=|!=|[-_v]|version:?\s{0,4}|\()$", re.IGNORECASE)
-_PACKAGE = re.compile(r"[A-Za-z][\w.\-\[\],]{0,80}")
+# A line's first word, then blanks: what stands before the version in a `pip list` line.
+_PACKAGE_COLUMN = re.compile(r"\s*([A-Za-z][\w.\-\[\],]{0,80})\s+")
 
 
 def _ip_address(match: re.Match[str], secret: str) -> bool:
@@ -141,20 +142,18 @@ def _ip_address(match: re.Match[str], secret: str) -> bool:
     torch==1.2.3.4, or the second column of a ``pip list`` / ``conda list`` line)."""
     text = match.string
     start = match.end() - len(secret)
+    line_start = text.rfind("\n", 0, start) + 1
+    head = text[line_start:start]
+    column = _PACKAGE_COLUMN.fullmatch(head)  # first: most such numbers in notebooks are these
+    if column is not None and column.group(1).lower().rstrip(":=") not in _NETWORK_WORDS:
+        return False  # `pkg  8.9.2.26` is a version, `ping  10.0.0.7` an address
     before = text[max(0, start - 2) : start]
     if before and (before[-1].isalnum() or before[-1] in "._") and before[:1] != "\\":
         return False
     octets = [int(part) for part in secret.split(".")]
     if not all(o <= 255 for o in octets) or octets[0] in (0, 127, 255):
         return False
-    line_start = text.rfind("\n", 0, start) + 1
-    head = text[line_start:start]
-    if _VERSION_MARK.search(head[-12:]):
-        return False
-    words = head.split()
-    if len(words) == 1 and head[-1:].isspace() and _PACKAGE.fullmatch(words[0]):
-        return words[0].lower().rstrip(":=") in _NETWORK_WORDS  # `pkg  8.9.2.26` is a version
-    return True
+    return not _VERSION_MARK.search(head[-12:])
 
 
 # -- IPv6 -------------------------------------------------------------------------------------------
@@ -189,9 +188,14 @@ def _luhn(digits: str) -> bool:
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|6(?:011|5|4[4-9])|3(?:0[0-5]|[68])")
 
 
-# Four digits after a character a card cannot follow (what the pattern's lookbehind refuses is
-# marked "w"; a float's decimals, a hash's digits are not tried).
-_DIGITS_AFTER_A_BREAK = sequence_starts({"d": "0-9", "w": "A-Za-z_.+-"}, [" dddd"], lead=1)
+# Two groups of four digits (joined, or by a blank or a dash) after a character a card can follow:
+# a blank, a space, the text's start (what the lookbehind refuses is marked "w" or "-"; a
+# float's decimals, a hash's digits, a date, a time are not tried).
+_DIGITS_AFTER_A_BREAK = sequence_starts(
+    {"d": "0-9", "s": " ", "-": "-", "w": "A-Za-z_.+"},
+    [lead + "dddd" + joint + "dddd" for lead in " s" for joint in ("", "s", "-")],
+    lead=1,
+)
 
 
 def _card_starts(text: str) -> list[int]:
