@@ -29,7 +29,7 @@ from gclog.privacy.rules import (
     personal_scrubber,
     secret_scrubber,
 )
-from gclog.privacy.scrubber import Scrubber
+from gclog.privacy.scrubber import Scrubber, fold
 
 try:
     from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -314,3 +314,19 @@ def test_scrubbing_never_raises(text: str, cap: int) -> None:
     for scrubber in SCRUBBERS.values():
         scrubber.scrub(text)
         scrub_excerpt(text, cap, scrubber)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    text=st.text(alphabet=st.characters(codec=None))
+    | st.sampled_from(["İ", "ẞ", "Ł\U0001f600A", "\ud800B"])
+)
+def test_folding_lowers_ascii_letters_and_moves_no_character(text: str) -> None:
+    folded = fold(text)
+    assert len(folded) == len(text)
+    for original, seen in zip(text, folded, strict=True):
+        if original.isascii():
+            assert seen == original.lower()
+        else:
+            assert not seen.isascii()
+        assert seen.isspace() == original.isspace()

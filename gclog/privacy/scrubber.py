@@ -38,6 +38,24 @@ class Finding:
     framed: bool = field(default=False, compare=False)
 
 
+def fold(text: str) -> str:
+    """``text`` with its ASCII letters lowercased, every character where it was: what ``fold``
+    rules read (they are written in ASCII).
+
+    ``str.lower`` costs ~10 ns a character on a text beyond ASCII and can move positions ("İ"
+    lowers to two characters). Lowercasing the text's UTF-16 (or UTF-32) bytes as ASCII instead
+    folds every ASCII letter exactly, leaves each other character beyond ASCII (a code unit byte in
+    A-Z becomes one in a-z: "Ł" reads "š") and makes or loses no blank, three times faster.
+    """
+    if text.isascii():
+        return text.lower()
+    data = text.encode("utf-16-le", "surrogatepass")
+    if len(data) == 2 * len(text):  # no character beyond the BMP: one code unit each
+        return data.lower().decode("utf-16-le", "surrogatepass")
+    wide = text.encode("utf-32-le", "surrogatepass").lower()
+    return wide.decode("utf-32-le", "surrogatepass")
+
+
 @functools.cache
 def _ignoring_case(pattern: re.Pattern[str]) -> re.Pattern[str]:
     return re.compile(pattern.pattern, pattern.flags | re.IGNORECASE)
@@ -85,45 +103,45 @@ class Rule:
         if self.fold:
             if len(folded) == len(text):
                 subject = folded
-            else:  # lowercasing changed the length (a few Unicode letters): positions would shift
+            else:  # a caller's own folding changed the length ("İ"): positions would shift
                 pattern = _ignoring_case(pattern)
         matches = (
             _matches(pattern, subject, windows)
             if self.starts is None
             else _anchored(pattern, subject, windows, self.starts(subject))
         )
+        groups, widen, back, check, kind = self.groups, self.widen, self.back, self.check, self.kind
         for match in matches:
-            start, end = match.span()
-            whole_start, whole_end = start, end
-            for name in self.groups:
+            start, end = whole_start, whole_end = match.span()
+            for name in groups:
                 if match.group(name) is not None:
                     start, end = match.span(name)
                     break
-            if self.widen:
-                floor = max(0, start - self.back)
+            if widen:
+                floor = max(0, start - back)
                 first = start
-                while first > floor and subject[first - 1] in self.widen:
+                while first > floor and subject[first - 1] in widen:
                     first -= 1
                 if start - first < self.min_back:
                     continue
                 start = first
-            else:
-                start = max(0, start - self.back)
+            elif back:
+                start = max(0, start - back)
             if start == end:
                 continue
             secret = text[start:end]
-            if REDACTION.fullmatch(secret):
+            if secret[0] == "<" and REDACTION.fullmatch(secret):
                 continue
-            if self.check is not None and not self.check(match, secret):
+            if check is not None and not check(match, secret):
                 continue
             framed = not (
                 (start <= whole_start and _joins(text, start))
                 or (end >= whole_end and _joins(text, end))
             )
-            yield Finding(start, end, self.kind, framed)
+            yield Finding(start, end, kind, framed)
             if self.wraps:
                 for piece in _wrapped(text, start, end, self.wraps):
-                    yield Finding(*piece, self.kind)
+                    yield Finding(*piece, kind)
 
 
 def _matches(
@@ -390,7 +408,7 @@ class Scrubber:
     def _find_once(self, text: str, indexed: bool = True) -> list[Finding]:
         if not text:
             return []
-        folded = text.lower() if self._folds else text
+        folded = fold(text) if self._folds else text
         found: list[tuple[int, Finding]] = []
         if (
             self.prefilter
