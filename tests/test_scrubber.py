@@ -330,3 +330,12 @@ def test_folding_lowers_ascii_letters_and_moves_no_character(text: str) -> None:
         else:
             assert not seen.isascii()
         assert seen.isspace() == original.isspace()
+
+
+def test_a_scrub_keeps_no_bytes_of_its_text_once_it_ends() -> None:
+    from gclog.privacy import windows
+
+    text = "token=ghp_" + "a1B2" * 9 + "\n" + "card 4111 1111 1111 1111 " * 400
+    scrubber = SCRUBBERS["redacted"]
+    assert "<redacted:" in scrubber.scrub(text)
+    assert windows._recent == ()  # the 10 KB it encoded once for all its finders went with it

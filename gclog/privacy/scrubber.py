@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from gclog.privacy.windows import AVAILABLE, MARGIN, KeywordIndex, forget
+from gclog.privacy.windows import AVAILABLE, KEPT_FROM, MARGIN, KeywordIndex, forget
 
 REDACTED = "<redacted:{kind}>"
 # What a redaction looks like; rules refuse to match one, so scrubbing twice changes nothing.
@@ -362,7 +362,8 @@ class Scrubber:
         try:
             return self._find(text)
         finally:
-            forget()  # the text's bytes, kept while its rules read it (windows.latin1)
+            if len(text) >= KEPT_FROM:  # not a short text's scrub inside it (encoded.py's)
+                forget()  # the text's bytes, kept while its rules read it (windows.latin1)
 
     def _find(self, text: str) -> list[Finding]:
         findings = self._find_once(text)

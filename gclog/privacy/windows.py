@@ -120,7 +120,7 @@ class KeywordIndex:
         return out
 
 
-_KEPT_FROM = 4096  # shorter texts encode in microseconds: not worth keeping
+KEPT_FROM = 4096  # shorter texts encode in microseconds: not worth keeping
 _recent: tuple[tuple[str, bytes], ...] = ()
 
 
@@ -137,7 +137,7 @@ def latin1(text: str) -> bytes:
         if kept is text:
             return data
     data = text.encode("latin-1", "replace")
-    if len(text) >= _KEPT_FROM:
+    if len(text) >= KEPT_FROM:
         _recent = ((text, data), *recent[:1])
     return data
 
