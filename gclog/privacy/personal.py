@@ -188,13 +188,11 @@ def _luhn(digits: str) -> bool:
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|6(?:011|5|4[4-9])|3(?:0[0-5]|[68])")
 
 
-# Two groups of four digits (joined, or by a blank or a dash) after a character a card can follow:
-# a blank, a space, the text's start (what the lookbehind refuses is marked "w" or "-"; a
-# float's decimals, a hash's digits, a date, a time are not tried).
+# Two groups of four digits, joined or not, after a character a card can follow (what the
+# pattern's lookbehind refuses is marked "w" or "-"; a blank stands for any other character, a
+# joint too: the pattern decides). A float's decimals, a hash's digits, a year are not tried.
 _DIGITS_AFTER_A_BREAK = sequence_starts(
-    {"d": "0-9", "s": " ", "-": "-", "w": "A-Za-z_.+"},
-    [lead + "dddd" + joint + "dddd" for lead in " s" for joint in ("", "s", "-")],
-    lead=1,
+    {"d": "0-9", "-": "-", "w": "A-Za-z_.+"}, [" dddddddd", " dddd dddd", " dddd-dddd"], lead=1
 )
 
 
