@@ -23,6 +23,7 @@ from gclog.records import parse_iso
 
 NUDGE_AFTER_S = 0.2  # with a kernel that does not welcome subscribers, nudge it this often
 _DELIMITER = b"<IDS|MSG>"
+_EVENTS, _POLLIN = int(zmq.EVENTS), int(zmq.POLLIN)
 _decode_json = json.JSONDecoder().decode
 
 
@@ -84,8 +85,9 @@ class Subscription:
 
     def receive(self, timeout_ms: int) -> list[dict[str, Any]]:
         socket = self.socket
-        # EVENTS says whether a message is waiting, without a poll or a raised zmq.Again.
-        if not socket.get(zmq.EVENTS) & zmq.POLLIN and not self._poller.poll(timeout_ms):
+        # EVENTS says whether a message is waiting, without a poll or a raised zmq.Again
+        # (plain ints: zmq's flag enums cost more than the call).
+        if not socket.getsockopt(_EVENTS) & _POLLIN and not self._poller.poll(timeout_ms):
             return []
         messages = []
         while True:
@@ -96,7 +98,7 @@ class Subscription:
             msg = self._decode(frames)
             if msg is not None:
                 messages.append(msg)
-            if not socket.get(zmq.EVENTS) & zmq.POLLIN:
+            if not socket.getsockopt(_EVENTS) & _POLLIN:
                 return messages
 
     def _decode(self, frames: list[bytes]) -> dict[str, Any] | None:
@@ -108,10 +110,7 @@ class Subscription:
             ]
             if self._signer is not None:
                 signer = self._signer.copy()
-                signer.update(header_frame)
-                signer.update(parent_frame)
-                signer.update(metadata_frame)
-                signer.update(content_frame)
+                signer.update(b"".join((header_frame, parent_frame, metadata_frame, content_frame)))
                 if not hmac.compare_digest(signer.hexdigest().encode(), signature):
                     return None  # not signed with this kernel's key: not ours to record
             header = _json(header_frame)
