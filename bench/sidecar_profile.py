@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import pstats
+import shutil
 import signal
 import sqlite3
 import statistics
@@ -162,6 +163,7 @@ class Kernel:
     def close(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def compare(trees: list[Path], rounds: int, cells: int, extra: dict[str, str]) -> None:
