@@ -396,6 +396,37 @@ def test_process_tree_of_a_process_that_is_gone() -> None:
     assert ProcessTree(proc.pid).read() is None
 
 
+def _descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads Linux's /proc")
+def test_process_tree_keeps_its_proc_files_open_and_lets_them_go() -> None:
+    """Readings reuse descriptors of /proc files, fresh each time; a child's go when it leaves
+    the tree, a gone root's at once, and close() lets go of the rest."""
+    before = _descriptors()
+    child = subprocess.Popen([sys.executable, "-c", BURN.format(s=0.4)])
+    tree = ProcessTree(child.pid)
+    first = tree.read()
+    assert first is not None
+    held = _descriptors()
+    assert held > before
+    deadline = time.monotonic() + 10
+    later = tree.read()
+    while later is not None and later["cpu_s"] <= first["cpu_s"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        later = tree.read()
+    assert later is not None and later["cpu_s"] > first["cpu_s"], "readings were not fresh"
+    assert _descriptors() == held  # the same descriptors, read again
+    child.wait(timeout=20)
+    assert tree.read() is None
+    assert _descriptors() == before
+    mine = ProcessTree(os.getpid())
+    assert mine.read() is not None
+    mine.close()
+    assert _descriptors() == before
+
+
 # -- per-cell attribution ----------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -66,11 +67,14 @@ def _children_from_proc(pid: int) -> list[int] | None:
 def peak_rss_of(pid: int) -> int | None:
     """The process's all-time peak RSS (Linux ``VmHWM``), which catches spikes between samples."""
     try:
-        status = _read(f"/proc/{pid}/status")
-        start = status.index(b"VmHWM:") + 6
-        return int(status[start : status.index(b"kB", start)]) * 1024
+        return _peak_from_status(_read(f"/proc/{pid}/status"))
     except (OSError, ValueError):
         return None
+
+
+def _peak_from_status(status: bytes) -> int:
+    start = status.index(b"VmHWM:") + 6
+    return int(status[start : status.index(b"kB", start)]) * 1024
 
 
 _fast_listing = True  # until /proc says it has no children files
@@ -113,6 +117,11 @@ def _exists(pid: int) -> bool:
     return os.path.exists(f"/proc/{pid}/stat") if _LINUX_PROC else psutil.pid_exists(pid)
 
 
+# Descriptors of /proc files kept open between readings, at most this many (a big tree reads
+# the rest as before, opening each file every time).
+KEPT_OPEN = 64
+
+
 class ProcessTree:
     """Cumulative usage of a process and all its descendants. Not thread-safe: one caller at a time."""
 
@@ -126,6 +135,48 @@ class ProcessTree:
         self._procs: dict[int, psutil.Process] = {}
         self._listed: list[int] = []
         self._listed_at = 0.0
+        self._open: dict[tuple[int, str], int] = {}  # (pid, file) -> descriptor
+        # Readings take turns already; this keeps close() (the pool's end, another thread) from
+        # closing a descriptor under a reading, or twice.
+        self._files_lock = threading.Lock()
+
+    def _proc_file(self, pid: int, name: str) -> bytes:
+        """``/proc/PID/NAME``, read through a descriptor kept open: opening a /proc file (a path
+        walk through the pid's directory) costs as much as reading it, at every reading. A
+        read at offset 0 makes the file afresh. A descriptor stays with its process: once that
+        is gone its reads fail (ESRCH), and the path is opened again, so a pid taken by a new
+        process reads as that one, as a fresh open would."""
+        key = (pid, name)
+        with self._files_lock:
+            fd = self._open.pop(key, None)
+            if fd is not None:
+                try:
+                    data = os.pread(fd, 65536, 0)
+                except OSError:
+                    os.close(fd)
+                else:
+                    self._open[key] = fd
+                    return data
+            fd = os.open(f"/proc/{pid}/{name}", os.O_RDONLY)
+            try:
+                data = os.pread(fd, 65536, 0)
+            except BaseException:
+                os.close(fd)
+                raise
+            if len(self._open) < KEPT_OPEN:
+                self._open[key] = fd
+            else:
+                os.close(fd)
+            return data
+
+    def _forget_files(self, keep: dict[int, _Usage] | None = None) -> None:
+        """Close the descriptors of processes not in ``keep`` (all of them without it)."""
+        with self._files_lock:
+            for key in [key for key in self._open if keep is None or key[0] not in keep]:
+                os.close(self._open.pop(key))
+
+    def close(self) -> None:
+        self._forget_files()
 
     def pids(self) -> list[int]:
         """The tree's processes, as listed at most ``LIST_EVERY_S`` ago."""
@@ -140,7 +191,7 @@ class ProcessTree:
         if not _LINUX_PROC:
             return self._usage_psutil(pid)
         try:
-            stat = _read(f"/proc/{pid}/stat")
+            stat = self._proc_file(pid, "stat")
         except (FileNotFoundError, ProcessLookupError):
             return None
         except OSError:
@@ -150,7 +201,7 @@ class ProcessTree:
         read = write = 0
         if not self.io_denied:
             try:
-                io = _read(f"/proc/{pid}/io")
+                io = self._proc_file(pid, "io")
                 read = int(io[io.index(b"\nread_bytes:") + 12 : io.index(b"\nwrite_bytes:")])
                 start = io.index(b"\nwrite_bytes:") + 13
                 write = int(io[start : io.index(b"\n", start)])
@@ -213,6 +264,7 @@ class ProcessTree:
             self.seen.clear()
             self._procs.clear()
             self._listed = []
+            self._forget_files()
             return None
         for pid, before in self.seen.items():
             if pid in current:
@@ -237,6 +289,9 @@ class ProcessTree:
         self.seen = current
         for pid in [pid for pid in self._procs if pid not in current]:
             del self._procs[pid]
+        if len(self._open) > 2 * len(current) + 1:  # processes left the tree (2 files each,
+            # and the root's status)
+            self._forget_files(current)
         return {
             "cpu_s": self.cpu_s,
             "read_bytes": None if self.io_denied else self.read_bytes,
@@ -244,8 +299,15 @@ class ProcessTree:
             "rss_bytes": sum(u.rss_bytes for u in current.values()),
             "threads": sum(u.threads for u in current.values()),
             "processes": len(current),
-            "peak_rss_bytes": peak_rss_of(self.root),
+            "peak_rss_bytes": self._peak_rss(),
         }
+
+    def _peak_rss(self) -> int | None:
+        """The root's all-time peak RSS, as :func:`peak_rss_of` reads it."""
+        try:
+            return _peak_from_status(self._proc_file(self.root, "status"))
+        except (OSError, ValueError):
+            return None
 
 
 class ProcessSampler(Sampler):
@@ -273,6 +335,8 @@ class ProcessSampler(Sampler):
         if pid is None:
             return None
         if self.tree is None or self.tree.root != pid:  # first use, or the kernel restarted
+            if self.tree is not None:
+                self.tree.close()
             self.tree = ProcessTree(pid)
             self.rates.reset()
         return self.tree
@@ -284,6 +348,10 @@ class ProcessSampler(Sampler):
             if tree is not None:
                 facts["processes"] = len(tree.pids())
         return facts
+
+    def close(self) -> None:
+        if self.tree is not None:
+            self.tree.close()
 
     def sample(self) -> Reading:
         tree = self._tree()

@@ -1,0 +1,284 @@
+"""A developer's harness for the sidecar's cost per trivial cell (not a `python -m bench` suite).
+
+Compare source trees, interleaved (each round runs every tree once, so drift hits them alike)::
+
+    python bench/sidecar_profile.py cpu TREE [TREE ...] [--rounds 5] [--cells 300]
+
+Each tree gets its own kernel (started with ``PYTHONPATH=TREE``, so the extension and its sidecar
+come from that tree) and gclog home. A round is ``%load_ext gclog``, ``--cells`` trivial cells,
+a wait until the store has them all, ``%unload_ext gclog`` and as many cells with nothing
+observing. Printed per tree: the sidecar's process CPU time (user + system) ÷ cells, per round
+and its median, and the client-seen median per cell on and off.
+
+Profile one tree's sidecar with cProfile::
+
+    python bench/sidecar_profile.py profile TREE [--cells 1000] [--out sidecar.prof]
+
+starts the sidecar itself (``python -m cProfile -m gclog.entry.sidecar_process``, as the
+extension starts it, less the loading cell), drives the cells, waits for their records, stops it
+with SIGTERM (it drains and ends; cProfile writes on exit) and prints the top functions.
+
+Or sample the sidecar that ``%load_ext gclog`` starts with py-spy (no instrumentation, every
+thread, only the samples where it ran: where its CPU goes), written as collapsed stacks::
+
+    python bench/sidecar_profile.py spy TREE --py-spy PATH/TO/py-spy [--cells 1000] [--out spy.txt]
+
+Only jupyter_client and psutil are imported here: which gclog runs is the tree's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pstats
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+from jupyter_client.manager import KernelManager, start_new_kernel
+
+WARMUP = 50
+
+
+def _quiet(msg: dict[str, Any]) -> None:
+    pass
+
+
+def timed(client: Any, code: str) -> float:
+    start = time.perf_counter()
+    client.execute_interactive(code, timeout=120, output_hook=_quiet)
+    return time.perf_counter() - start
+
+
+def recorded(store: Path, session_id: str) -> int:
+    try:
+        with sqlite3.connect(store, timeout=30) as db:
+            row = db.execute(
+                "SELECT COUNT(*) FROM records WHERE session_id = ? AND event_type = 'cell'",
+                (session_id,),
+            ).fetchone()
+    except sqlite3.Error:
+        return 0
+    return int(row[0])
+
+
+def wait_recorded(store: Path, session_id: str, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while recorded(store, session_id) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the sidecar did not record {count} cells")
+        time.sleep(0.01)
+
+
+def sidecar_of(home: Path, timeout: float = 30) -> tuple[psutil.Process, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in (home / "sessions").glob("*.json"):
+            try:
+                entry = json.loads(path.read_text())
+                process = psutil.Process(entry["pid"])
+            except (OSError, ValueError, KeyError, psutil.Error):
+                continue
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                return process, entry["session_id"]
+        time.sleep(0.02)
+    raise RuntimeError("no sidecar found")
+
+
+def cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def threads_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of each of the process's threads by name ("main" for the
+    main thread; libzmq names its I/O thread), from /proc (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            text = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = "main" if task.name == str(pid) else text[text.index("(") + 1 : text.rindex(")")]
+        fields = text.rpartition(")")[2].split()
+        found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return found
+
+
+def environment(tree: Path, scratch: Path, extra: dict[str, str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "GCLOG_HOME": str(scratch / "gclog"),
+        "IPYTHONDIR": str(scratch / "ipython"),
+        "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
+        "PYTHONWARNINGS": "ignore",
+        **extra,
+    }
+
+
+class Kernel:
+    def __init__(self, tree: Path, extra: dict[str, str]) -> None:
+        self.tree = tree
+        self.scratch = Path(tempfile.mkdtemp(prefix="gclog-sidecar-"))
+        self.env = environment(tree, self.scratch, extra)
+        self.home = Path(self.env["GCLOG_HOME"])
+        self.manager: KernelManager
+        self.manager, self.client = start_new_kernel(
+            kernel_name="python3", env=self.env, cwd=str(self.scratch)
+        )
+        for i in range(WARMUP):
+            timed(self.client, f"x = {i}")
+        self.cpu_per_cell: list[float] = []
+        self.on: list[float] = []
+        self.off: list[float] = []
+        self.threads: dict[str, list[float]] = {}  # CPU per cell of the sidecar's threads
+
+    def round(self, cells: int) -> None:
+        timed(self.client, "%load_ext gclog")
+        process, session_id = sidecar_of(self.home)
+        time.sleep(1.0)  # its imports and session start: not the cells' cost
+        store = self.home / "store.sqlite3"
+        before_cells = recorded(store, session_id)
+        before, threads = cpu(process), threads_cpu(process.pid)
+        self.on += [timed(self.client, f"x = {i}") for i in range(cells)]
+        wait_recorded(store, session_id, before_cells + cells)
+        self.cpu_per_cell.append((cpu(process) - before) / cells)
+        for name, used in threads_cpu(process.pid).items():
+            used -= threads.get(name, 0.0)
+            self.threads.setdefault(name, []).append(used / cells)
+        timed(self.client, "%unload_ext gclog")
+        self.off += [timed(self.client, f"x = {i}") for i in range(cells)]
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def compare(trees: list[Path], rounds: int, cells: int, extra: dict[str, str]) -> None:
+    kernels = [Kernel(tree, extra) for tree in trees]
+    try:
+        for r in range(rounds):
+            for kernel in kernels if r % 2 == 0 else reversed(kernels):
+                kernel.round(cells)
+        for kernel in kernels:
+            per_round = " ".join(f"{v * 1000:.2f}" for v in kernel.cpu_per_cell)
+            on, off = statistics.median(kernel.on) * 1000, statistics.median(kernel.off) * 1000
+            print(
+                f"{kernel.tree}: sidecar CPU ms/cell median "
+                f"{statistics.median(kernel.cpu_per_cell) * 1000:.3f} (rounds: {per_round}); "
+                f"client ms/cell on {on:.3f} off {off:.3f} added {on - off:+.3f}"
+            )
+            threads = ", ".join(
+                f"{name} {statistics.median(v) * 1000:.3f}" for name, v in kernel.threads.items()
+            )
+            print(f"  threads (CPU ms/cell, medians): {threads}")
+    finally:
+        for kernel in kernels:
+            kernel.close()
+
+
+_PROFILED = """
+import cProfile, runpy, sys, time
+out = sys.argv.pop(1)
+sys.argv[0] = "gclog.entry.sidecar_process"
+profiler = cProfile.Profile(time.thread_time)
+try:
+    profiler.runcall(runpy.run_module, "gclog.entry.sidecar_process", run_name="__main__")
+finally:
+    profiler.dump_stats(out)
+"""
+
+
+def profile(tree: Path, cells: int, out: Path, extra: dict[str, str], top: int) -> None:
+    kernel = Kernel(tree, extra)
+    try:
+        # The main thread's CPU time, not wall time: a niced sidecar on a busy machine waits
+        # for a core (and for the GIL) inside whatever call it is in.
+        argv = [sys.executable, "-c", _PROFILED, str(out)]
+        argv += [str(kernel.manager.connection_file)]
+        argv += ["--entry-point", "extension", "--kernel-pid", str(kernel.manager.provisioner.pid)]  # type: ignore[union-attr]
+        proc = subprocess.Popen(argv, env=kernel.env, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("ready "):
+            raise RuntimeError(f"the sidecar said {line!r}")
+        session_id = line.split()[1]
+        time.sleep(1.0)
+        process = psutil.Process(proc.pid)
+        store = kernel.home / "store.sqlite3"
+        before = cpu(process)
+        for i in range(cells):
+            timed(kernel.client, f"x = {i}")
+        wait_recorded(store, session_id, cells)
+        used = cpu(process) - before
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+        print(f"sidecar CPU under cProfile: {used / cells * 1000:.3f} ms/cell over {cells} cells")
+    finally:
+        kernel.close()
+    stats = pstats.Stats(str(out))
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+
+
+def spy(tree: Path, cells: int, out: Path, extra: dict[str, str], py_spy: str) -> None:
+    kernel = Kernel(tree, extra)
+    try:
+        timed(kernel.client, "%load_ext gclog")
+        process, session_id = sidecar_of(kernel.home)
+        time.sleep(1.0)
+        if py_spy.endswith("perf"):  # native: where the CPU goes below Python (libzmq, sqlite)
+            argv = [py_spy, "record", "-F", "2000", "-g", "-p", str(process.pid), "-o", str(out)]
+        else:
+            argv = [py_spy, "record", "--pid", str(process.pid), "--threads", "--rate", "500"]
+            argv += ["--format", "raw", "--output", str(out), "--nonblocking"]
+        sampler = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # py-spy attaches
+        store = kernel.home / "store.sqlite3"
+        before = cpu(process)
+        for i in range(cells):
+            timed(kernel.client, f"x = {i}")
+        wait_recorded(store, session_id, cells)
+        used = cpu(process) - before
+        sampler.send_signal(signal.SIGINT)
+        sampler.wait(60)
+        print(f"sidecar CPU under py-spy: {used / cells * 1000:.3f} ms/cell over {cells} cells")
+    finally:
+        kernel.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["cpu", "profile", "spy"])
+    parser.add_argument("trees", nargs="+", type=Path)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--cells", type=int)
+    parser.add_argument("--metrics", help="GCLOG_METRICS for the sidecar (e.g. none)")
+    parser.add_argument("--out", type=Path, default=Path("sidecar.prof"))
+    parser.add_argument("--py-spy", default="py-spy")
+    parser.add_argument("--top", type=int, default=40)
+    args = parser.parse_args()
+    extra = {"GCLOG_METRICS": args.metrics} if args.metrics else {}
+    trees = [tree.resolve() for tree in args.trees]
+    if args.mode == "cpu":
+        compare(trees, args.rounds, args.cells or 300, extra)
+    elif args.mode == "spy":
+        spy(trees[0], args.cells or 1000, args.out, extra, args.py_spy)
+    else:
+        profile(trees[0], args.cells or 1000, args.out, extra, args.top)
+
+
+if __name__ == "__main__":
+    main()
