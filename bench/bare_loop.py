@@ -7,15 +7,16 @@ request's ``status: idle``, keeping its stream, display_data, execute_result and
 as outputs (``output_from_msg``), then take its shell reply; set the cell's outputs and
 execution count; ``shutdown_kernel`` (jupyter_client's defaults); write the notebook once with
 ``nbformat.write``. It records nothing, shows nothing, keeps no checkpoints, honours no tags, and
-like gclog it keeps jsonschema's slow optional import out.
+like gclog it keeps jsonschema's optional format-checker imports out (gclog/entry/lean.py).
 """
 
 from __future__ import annotations
 
 import sys
 
-# Lean, as gclog is: jsonschema's optional rfc3987_syntax import costs 2.3 s here (see gclog/entry/cli.py).
-sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+from gclog.entry.lean import skip_format_checker_imports  # stdlib only: gclog's own list
+
+skip_format_checker_imports()  # lean as gclog is: no format-checker libraries nobody calls
 
 import nbformat  # noqa: E402
 from jupyter_client.manager import start_new_kernel  # noqa: E402

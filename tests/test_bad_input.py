@@ -4,6 +4,7 @@ Also the pipe a reader closed (`gclog export | head`), which is not an error at 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -79,6 +80,33 @@ def test_a_deeply_nested_notebook_is_bad_input(env: Env) -> None:
     result = env.gclog("run", str(nb))
     assert result.returncode == ExitCode.BAD_INPUT, result.stderr
     assert "nested too deeply" in one_line_error(result.stderr)
+
+
+def test_notebooks_are_validated_without_jsonschemas_format_checker_libraries(
+    tmp_path: Path,
+) -> None:
+    """gclog keeps them out of its process (gclog/entry/lean.py): nbformat validates as ever."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from gclog.entry.lean import FORMAT_CHECKER_MODULES, skip_format_checker_imports\n"
+        "skip_format_checker_imports()\n"
+        "from gclog.errors import GclogError\n"
+        "from gclog.jupyter import notebook\n"
+        "print(len(notebook.load(Path(sys.argv[1])).cells))\n"
+        "try:\n    notebook.load(Path(sys.argv[2]))\nexcept GclogError as exc:\n    print(exc)\n"
+        "print(sorted(m for m in (*FORMAT_CHECKER_MODULES, 'arrow') if sys.modules.get(m)))\n"
+    )
+    write_notebook(tmp_path / "good.ipynb", "x = 1", "x + 1")
+    broken = json.loads((tmp_path / "good.ipynb").read_text())
+    broken["cells"][0]["cell_type"] = "kode"
+    (tmp_path / "bad.ipynb").write_text(json.dumps(broken))
+    argv = [sys.executable, "-c", code, str(tmp_path / "good.ipynb"), str(tmp_path / "bad.ipynb")]
+    result = subprocess.run(argv, capture_output=True, text=True)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "2", result.stderr
+    assert "not a valid Jupyter notebook" in lines[1]
+    assert lines[2] == "[]"
 
 
 @pytest.mark.parametrize(

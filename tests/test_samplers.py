@@ -528,6 +528,37 @@ def test_nvidia_without_a_driver_is_off_with_nvmls_own_reason() -> None:
     assert source.unavailable() == "NVML did not start: NVML Shared Library Not Found"
 
 
+_NVIDIA_IN_A_FRESH_PROCESS = (
+    "import sys; from gclog.samplers.base import Context; "
+    "from gclog.samplers.nvidia import NvidiaSampler; "
+    "print(NvidiaSampler(Context()).unavailable()); print('pynvml' in sys.modules)"
+)
+
+
+@pytest.mark.skipif(
+    ctypes.util.find_library("nvidia-ml") is not None, reason="this machine has an NVIDIA driver"
+)
+def test_nvidia_without_a_driver_gives_nvmls_reason_without_importing_it() -> None:
+    """nvidia-ml-py costs ~4 MB once imported: without libnvidia-ml it is not imported at all,
+    and the reason is the one its nvmlInit gives (the test above holds the two together)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _NVIDIA_IN_A_FRESH_PROCESS], capture_output=True, text=True
+    )
+    assert result.stdout.splitlines() == [
+        "NVML did not start: NVML Shared Library Not Found",
+        "False",
+    ]
+
+
+def test_another_pynvml_on_the_path_is_still_imported() -> None:
+    """The gate knows nvidia-ml-py's own file only: any other pynvml (here the fake) is asked."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(FAKES), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", _NVIDIA_IN_A_FRESH_PROCESS], capture_output=True, text=True, env=env
+    )
+    assert result.stdout.splitlines() == ["None", "True"], result.stderr
+
+
 def test_nvidia_with_a_failing_call_switches_off_that_field_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

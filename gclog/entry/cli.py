@@ -23,6 +23,7 @@ import click
 
 from gclog import __version__
 from gclog.config import PRIVACY_LEVELS, Paths, load_settings
+from gclog.entry.lean import skip_format_checker_imports
 from gclog.entry.options import metric_flags, metric_options, sink_options
 from gclog.errors import ExitCode, GclogError
 
@@ -460,16 +461,6 @@ def _stdout_console() -> Any:
     return console
 
 
-def _skip_slow_optional_imports() -> None:
-    """Keep out an optional module that jsonschema (under nbformat) imports when it is installed.
-
-    rfc3987_syntax builds Earley parsers for jsonschema's "iri" format checks at import: 2.3 s on
-    our machines, on every start of gclog. Notebook schemas never use that format. This applies to
-    gclog's own process only: the extension, inside a user's kernel, never calls it.
-    """
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-
-
 def _leave(code: int, own_process: bool) -> NoReturn:
     """Exit with ``code``, without the interpreter's teardown when this is gclog's own process.
 
@@ -518,7 +509,7 @@ def _reader_gone() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _skip_slow_optional_imports()
+    skip_format_checker_imports()  # see gclog/entry/lean.py
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GCLOG_DEBUG", "") not in ("", "0")
     try:

@@ -159,6 +159,12 @@ class Runner:
         connection_file: Path,
     ) -> RunResult:
         """While the kernel boots: nbformat, the observer, the recorder; then the cells."""
+        # Parsed before the imports below: validating compiles nbformat's schema (fastjsonschema,
+        # ~10 MB for a moment), and what the imports allocate next reuses that memory instead of
+        # adding to the process's peak.
+        nb = self.nb = notebooks.parse(raw)
+        raw.text = ""  # the notebook is in nbformat's nodes now
+
         from gclog.enrich.saved_cells import SavedCells
         from gclog.entry.views import CellTally, run_view
         from gclog.observe.observation import Observation
@@ -166,8 +172,6 @@ class Runner:
 
         request = self.request
         self.tally = CellTally()
-        nb = self.nb = notebooks.parse(raw)
-        raw.text = ""  # the notebook is in nbformat's nodes now
         cells = runnable_cells(nb)
         for cell in nb.cells:
             if cell.cell_type == "code":

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gclog.config import Paths, Settings, load_settings
+from gclog.entry.lean import skip_format_checker_imports
 from gclog.entry.prelude import Prelude, begin
 from gclog.entry.sidecar import ReadyPipe
 from gclog.errors import ExitCode, GclogError
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _observe(args: Any, settings: Settings, paths: Paths, prelude: Prelude) -> int:
     """After ``ready``: import the rest, and observe until the kernel ends or we are stopped."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]  # see cli.main
+    skip_format_checker_imports()  # see gclog/entry/lean.py
     from rich.console import Console
 
     from gclog.entry.attach import attach

@@ -2,18 +2,55 @@
 
 Each NVML call feeds its own fields; a call that fails (a GPU with no power sensor says "Not
 Supported") switches off only those fields, never the whole source.
+
+On a machine without the NVIDIA driver, nvidia-ml-py is not imported at all: its module alone is
+~4 MB of gclog's memory (thousands of ctypes classes), for an answer known in advance.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import psutil
 
 from gclog.samplers.base import Reading, Sampler, describe
 from gclog.samplers.process import tree_pids
+
+# What nvidia-ml-py's nvmlInit raises (as NVMLError) when it cannot load the library.
+LIBRARY_NOT_FOUND = "NVML did not start: NVML Shared Library Not Found"
+
+
+def nvml_library_missing() -> bool:
+    """True when the installed module is nvidia-ml-py's own and its nvmlInit would fail to load
+    NVML: on Linux it loads exactly ``libnvidia-ml.so.1`` (pynvml._LoadNvmlLibrary), so that
+    is tried here. Any other module named pynvml (an old wrapper, a test's fake) is imported."""
+    if not sys.platform.startswith("linux") or "pynvml" in sys.modules:
+        return False
+    try:
+        spec = importlib.util.find_spec("pynvml")
+    except (ImportError, ValueError):
+        return False
+    if spec is None or spec.origin is None or Path(spec.origin).name != "pynvml.py":
+        return False
+    try:  # nvidia-ml-py installs the single file pynvml.py beside its dist-info
+        names = os.listdir(Path(spec.origin).parent)
+    except OSError:
+        return False
+    if not any(n.startswith("nvidia_ml_py-") and n.endswith(".dist-info") for n in names):
+        return False
+    import ctypes
+
+    try:
+        ctypes.CDLL("libnvidia-ml.so.1")  # when found, pynvml's own load gets this same handle
+    except OSError:
+        return True
+    return False
 
 
 def _text(value: Any) -> str:
@@ -30,6 +67,8 @@ class NvidiaSampler(Sampler):
         self.handles: list[Any] = []
 
     def unavailable(self) -> str | None:
+        if nvml_library_missing():
+            return LIBRARY_NOT_FOUND
         try:
             import pynvml
         except ImportError:
