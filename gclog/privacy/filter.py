@@ -79,6 +79,14 @@ GENERATED_FIELDS = frozenset(
     "cell.status",
     "cell.cell_match",
 }
+# A client's id for an execute request, as jupyter_client ("<8 hex>-<24 hex>_<pid>_<n>") and the
+# browser front ends (a UUID) make it: unique to each cell, so scrubbing it would cost a full scrub
+# per record (half the filter's time on a trivial cell). Only an id of exactly this shape skips it;
+# anything else in the field is scrubbed like any string.
+_CLIENT_ID_FIELDS = frozenset(("cell.msg_id",))
+_CLIENT_ID = re.compile(
+    r"[0-9a-f]{8}-(?:[0-9a-f]{24}|[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:_\d{1,10}_\d{1,12})?"
+)
 # Kept at `metadata` although text: a class name says what failed, not what the data was.
 _ENAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,255}")
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -215,6 +223,8 @@ class PrivacyFilter:
             return clean(text)
         if path == "cell.code":
             return text  # done whole by _code, which also hashes it
+        if path in _CLIENT_ID_FIELDS and _CLIENT_ID.fullmatch(text):
+            return text
         text_field = TEXT_FIELDS.get(path)
         return self._scrub(text, text_field.cap if text_field else OTHER_TEXT_CAP, tally)
 
