@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import re
@@ -339,3 +340,27 @@ def test_a_scrub_keeps_no_bytes_of_its_text_once_it_ends() -> None:
     scrubber = SCRUBBERS["redacted"]
     assert "<redacted:" in scrubber.scrub(text)
     assert windows._recent == ()  # the 10 KB it encoded once for all its finders went with it
+
+
+def _without_length_skip(scrubber: Scrubber) -> Scrubber:
+    every = copy.copy(scrubber)
+    every._shortest = (0,) * len(scrubber.rules)  # every rule tried on every text
+    return every
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=texts)
+def test_skipping_rules_longer_than_the_text_changes_no_finding(text: str) -> None:
+    for scrubber in SCRUBBERS.values():
+        assert scrubber.find(text) == _without_length_skip(scrubber).find(text)
+
+
+def test_the_length_skip_changes_nothing_on_the_corpora() -> None:
+    """Each planted text, and each planted value alone (a secret as short as it comes)."""
+    planted = planted_corpus() + format_corpus() + named_corpus() + personal_corpus()
+    texts_and_values = [p.text for p in planted] + [v for p in planted for v in p.values]
+    texts_and_values += [text for text, _ in near_misses() + clean_notebook_text()]
+    for scrubber in SCRUBBERS.values():
+        every = _without_length_skip(scrubber)
+        for text in texts_and_values:
+            assert scrubber.find(text) == every.find(text), text

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from gclog.privacy.windows import AVAILABLE, KEPT_FROM, MARGIN, KeywordIndex, forget
+from gclog.privacy.windows import AVAILABLE, KEPT_FROM, MARGIN, KeywordIndex, forget, shortest
 
 REDACTED = "<redacted:{kind}>"
 # What a redaction looks like; rules refuse to match one, so scrubbing twice changes nothing.
@@ -330,6 +330,9 @@ class Scrubber:
             for word in rule.keywords:
                 index.setdefault((word, rule.fold), []).append(rank)
         self._always = frozenset(always)
+        # Short texts (most of a record's) skip the rules that need more characters than they
+        # have: of the rules with no keywords, only two can match fewer than 16 characters.
+        self._shortest = tuple(shortest(rule) for rule in self.rules)
         self._plain = tuple((w, tuple(r)) for (w, fold), r in index.items() if not fold)
         self._folded = tuple((w, tuple(r)) for (w, fold), r in index.items() if fold)
         self._index = KeywordIndex(self.rules) if AVAILABLE else None
@@ -429,11 +432,11 @@ class Scrubber:
                     if (windows is None and rank in whole) or windows:
                         found.extend((rank, f) for f in rule.findings(text, folded, windows))
                 return merge(found)
-        wanted = self._applicable(text, folded) if self.prefilter else None
-        for rank, rule in enumerate(self.rules):
-            if wanted is not None and rank not in wanted:
-                continue
-            found.extend((rank, finding) for finding in rule.findings(text, folded))
+        rules, shortest, size = self.rules, self._shortest, len(text)
+        wanted = sorted(self._applicable(text, folded)) if self.prefilter else range(len(rules))
+        for rank in wanted:
+            if shortest[rank] <= size:
+                found.extend((rank, finding) for finding in rules[rank].findings(text, folded))
         return merge(found)
 
     def scrub(self, text: str) -> str:

@@ -60,6 +60,15 @@ def reach(rule: Rule) -> int | None:
     return total if total <= MAX_REACH else None
 
 
+def shortest(rule: Rule) -> int:
+    """The fewest characters a match of ``rule``'s pattern can have (0 when in doubt): a text
+    shorter than that holds no match, whatever its keywords."""
+    try:
+        return int(_sre_parse.parse(rule.pattern.pattern, rule.pattern.flags).getwidth()[0])
+    except Exception:
+        return 0
+
+
 class KeywordIndex:
     """Where each rule may match in a text: whole text (None), nowhere ([]), or windows."""
 
