@@ -96,7 +96,8 @@ SHORT = 256  # texts up to this long have their scrubbed form remembered
 
 def clean(text: str) -> str:
     """Control characters (bar tab, newline, return) and lone surrogates become U+FFFD."""
-    return _UNPRINTABLE.sub("\ufffd", text)
+    # isprintable() is false for every character _UNPRINTABLE matches (categories Cc and Cs)
+    return text if text.isprintable() else _UNPRINTABLE.sub("\ufffd", text)
 
 
 def scrubber_for(level: str, identifiers: Iterable[str] = ()) -> Scrubber:
@@ -177,10 +178,14 @@ class PrivacyFilter:
             if known is None:
                 known = self._new_key(key)
             name, kinds, size = known
-            tally.found(kinds)
+            if kinds:
+                tally.counts.update(kinds)
             kind = type(item)
             if item is None or kind is int or kind is bool:
                 out[name] = item
+                bound += size + 32
+            elif kind is float:
+                out[name] = item if math.isfinite(item) else None
                 bound += size + 32
             else:
                 out[name] = self._value(f"{path}.{key}", item, tally)
