@@ -86,8 +86,8 @@ def main() -> None:
         "failures and top errors, edits, ends, waits, memory, failures by environment); the "
         "pandas script only reach, failures and ends. Per-cell `reached` of the two agree: "
         f"{'yes' if agree else 'NO'}. Targets: under 10 s and under 1 GB on a 2-core machine. "
-        "Measured on a machine shared with four other busy engineers: read the ratio more than the "
-        "seconds."
+        "The machine's speed varies from run to run (a shared virtual machine): read the ratio "
+        "more than the seconds."
     )
     write_section("analyze", "gclog analyze over a fleet", "python -m bench analyze", body)
     print(body)

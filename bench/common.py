@@ -68,8 +68,10 @@ def median(values: Sequence[float]) -> float:
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     memory = psutil.virtual_memory().total / 2**30
+    one, _, fifteen = os.getloadavg()  # the benchmark's own work included
     return (
-        f"{psutil.cpu_count()} CPUs ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}"
+        f"{psutil.cpu_count()} CPUs ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}, "
+        f"load average at the end {one:.1f} (1 min), {fifteen:.1f} (15 min)"
     )
 
 

@@ -138,7 +138,8 @@ def main() -> None:
     found["sidecar_cpu_ms_per_cell_no_metrics"] = bare["sidecar_cpu_ms_per_cell"]
     body = (
         f"Through a real kernel driven by a jupyter_client client, {ROUNDS} interleaved rounds; "
-        "the machine is shared (2 cores, other work running), so read the ratios and medians.\n\n"
+        "the machine is a 2-core virtual machine whose speed varies from run to run, so read the "
+        "differences within this run.\n\n"
         "| | median | worst / p90 | target |\n|---|---|---|---|\n"
         f"| `%load_ext gclog` cell, send to idle | {found['load_ms']:.0f} ms | "
         f"{found['load_max_ms']:.0f} ms (worst) | under 300 ms |\n"

@@ -170,8 +170,8 @@ def report(
         [
             f"Whole-process wall time, median of interleaved rounds ({ROUNDS} rounds; the "
             f"2,000-cell notebook in every other round), and the process's own peak RSS "
-            "(the most of any round; the kernel not counted). **The machine was shared** with "
-            "other work on its 2 cores while this ran: only the ratios, taken within one run, "
+            "(the most of any round; the kernel not counted). The machine is a 2-core virtual "
+            "machine whose speed varies from run to run: only the ratios, taken within one run, "
             "mean much.",
             "",
             "**The floor** (bench/bare_loop.py) is the least a program can do to run a notebook "

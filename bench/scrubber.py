@@ -136,8 +136,8 @@ def main() -> None:
 
     body = (
         f"{len(everything.rules)} rules at `redacted` ({len(full.rules)} at `full`). The machine "
-        "was shared with four other sessions' builds and tests while this ran: figures are "
-        "medians of interleaved rounds in CPU seconds of the benchmark's process, wall seconds "
+        "is a 2-core virtual machine whose speed varies from run to run (up to 2× between runs "
+        "an hour apart here): figures are medians of interleaved rounds in CPU seconds of the benchmark's process, wall seconds "
         "beside them.\n\n"
         f"Each hostile input is about 1 MB of near misses, scrubbed whole with every rule (level "
         f"`redacted`); each must take under {LIMIT_S:g} s. Worst: **{worst * 1000:.0f} ms**.\n\n"
