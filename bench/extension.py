@@ -50,7 +50,7 @@ def sidecar(home: Path, timeout: float = 30) -> tuple[psutil.Process, str]:
                 process = psutil.Process(entry["pid"])
             except (OSError, ValueError, KeyError, psutil.Error):
                 continue
-            if process.is_running():
+            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
                 return process, entry["session_id"]
         time.sleep(0.02)
     raise RuntimeError("no sidecar found")

@@ -2,7 +2,7 @@
 
 Compare source trees, interleaved (each round runs every tree once, so drift hits them alike)::
 
-    python bench/sidecar_profile.py cpu TREE [TREE ...] [--rounds 5] [--cells 300]
+    python -m bench.sidecar_profile cpu TREE [TREE ...] [--rounds 5] [--cells 300]
 
 Each tree gets its own kernel (started with ``PYTHONPATH=TREE``, so the extension and its sidecar
 come from that tree) and gclog home. A round is ``%load_ext gclog``, ``--cells`` trivial cells,
@@ -12,7 +12,7 @@ and its median, and the client-seen median per cell on and off.
 
 Profile one tree's sidecar with cProfile::
 
-    python bench/sidecar_profile.py profile TREE [--cells 1000] [--out sidecar.prof]
+    python -m bench.sidecar_profile profile TREE [--cells 1000] [--out sidecar.prof]
 
 starts the sidecar itself (``python -m cProfile -m gclog.entry.sidecar_process``, as the
 extension starts it, less the loading cell), drives the cells, waits for their records, stops it
@@ -21,54 +21,32 @@ with SIGTERM (it drains and ends; cProfile writes on exit) and prints the top fu
 Or sample the sidecar that ``%load_ext gclog`` starts with py-spy (no instrumentation, every
 thread, only the samples where it ran: where its CPU goes), written as collapsed stacks::
 
-    python bench/sidecar_profile.py spy TREE --py-spy PATH/TO/py-spy [--cells 1000] [--out spy.txt]
+    python -m bench.sidecar_profile spy TREE --py-spy PATH/TO/py-spy [--cells 1000] [--out spy.txt]
 
-Only jupyter_client and psutil are imported here: which gclog runs is the tree's.
+Only jupyter_client, psutil and bench.extension's helpers (no gclog) are imported here: which gclog
+runs is the tree's.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import pstats
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import psutil
 from jupyter_client.manager import KernelManager, start_new_kernel
 
+from bench.extension import cpu, recorded, sidecar, timed
+
 WARMUP = 50
-
-
-def _quiet(msg: dict[str, Any]) -> None:
-    pass
-
-
-def timed(client: Any, code: str) -> float:
-    start = time.perf_counter()
-    client.execute_interactive(code, timeout=120, output_hook=_quiet)
-    return time.perf_counter() - start
-
-
-def recorded(store: Path, session_id: str) -> int:
-    try:
-        with sqlite3.connect(store, timeout=30) as db:
-            row = db.execute(
-                "SELECT COUNT(*) FROM records WHERE session_id = ? AND event_type = 'cell'",
-                (session_id,),
-            ).fetchone()
-    except sqlite3.Error:
-        return 0
-    return int(row[0])
 
 
 def wait_recorded(store: Path, session_id: str, count: int, timeout: float = 60) -> None:
@@ -79,24 +57,13 @@ def wait_recorded(store: Path, session_id: str, count: int, timeout: float = 60)
         time.sleep(0.01)
 
 
-def sidecar_of(home: Path, timeout: float = 30) -> tuple[psutil.Process, str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for path in (home / "sessions").glob("*.json"):
-            try:
-                entry = json.loads(path.read_text())
-                process = psutil.Process(entry["pid"])
-            except (OSError, ValueError, KeyError, psutil.Error):
-                continue
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                return process, entry["session_id"]
-        time.sleep(0.02)
-    raise RuntimeError("no sidecar found")
-
-
-def cpu(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
+def cells_cpu(kernel: Kernel, process: psutil.Process, session_id: str, cells: int) -> float:
+    """Run ``cells`` trivial cells, wait until all are stored: the sidecar's CPU seconds per cell."""
+    before = cpu(process)
+    for i in range(cells):
+        timed(kernel.client, f"x = {i}")
+    wait_recorded(kernel.home / "store.sqlite3", session_id, cells)
+    return (cpu(process) - before) / cells
 
 
 def threads_cpu(pid: int) -> dict[str, float]:
@@ -146,7 +113,7 @@ class Kernel:
 
     def round(self, cells: int) -> None:
         timed(self.client, "%load_ext gclog")
-        process, session_id = sidecar_of(self.home)
+        process, session_id = sidecar(self.home)
         time.sleep(1.0)  # its imports and session start: not the cells' cost
         store = self.home / "store.sqlite3"
         before_cells = recorded(store, session_id)
@@ -217,15 +184,10 @@ def profile(tree: Path, cells: int, out: Path, extra: dict[str, str], top: int) 
         session_id = line.split()[1]
         time.sleep(1.0)
         process = psutil.Process(proc.pid)
-        store = kernel.home / "store.sqlite3"
-        before = cpu(process)
-        for i in range(cells):
-            timed(kernel.client, f"x = {i}")
-        wait_recorded(store, session_id, cells)
-        used = cpu(process) - before
+        used = cells_cpu(kernel, process, session_id, cells)
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
-        print(f"sidecar CPU under cProfile: {used / cells * 1000:.3f} ms/cell over {cells} cells")
+        print(f"sidecar CPU under cProfile: {used * 1000:.3f} ms/cell over {cells} cells")
     finally:
         kernel.close()
     stats = pstats.Stats(str(out))
@@ -237,7 +199,7 @@ def spy(tree: Path, cells: int, out: Path, extra: dict[str, str], py_spy: str) -
     kernel = Kernel(tree, extra)
     try:
         timed(kernel.client, "%load_ext gclog")
-        process, session_id = sidecar_of(kernel.home)
+        process, session_id = sidecar(kernel.home)
         time.sleep(1.0)
         if py_spy.endswith("perf"):  # native: where the CPU goes below Python (libzmq, sqlite)
             argv = [py_spy, "record", "-F", "2000", "-g", "-p", str(process.pid), "-o", str(out)]
@@ -246,15 +208,10 @@ def spy(tree: Path, cells: int, out: Path, extra: dict[str, str], py_spy: str) -
             argv += ["--format", "raw", "--output", str(out), "--nonblocking"]
         sampler = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)  # py-spy attaches
-        store = kernel.home / "store.sqlite3"
-        before = cpu(process)
-        for i in range(cells):
-            timed(kernel.client, f"x = {i}")
-        wait_recorded(store, session_id, cells)
-        used = cpu(process) - before
+        used = cells_cpu(kernel, process, session_id, cells)
         sampler.send_signal(signal.SIGINT)
         sampler.wait(60)
-        print(f"sidecar CPU under py-spy: {used / cells * 1000:.3f} ms/cell over {cells} cells")
+        print(f"sidecar CPU under py-spy: {used * 1000:.3f} ms/cell over {cells} cells")
     finally:
         kernel.close()
 
