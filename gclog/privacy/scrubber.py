@@ -432,10 +432,10 @@ class Scrubber:
                     if (windows is None and rank in whole) or windows:
                         found.extend((rank, f) for f in rule.findings(text, folded, windows))
                 return merge(found)
-        rules, shortest, size = self.rules, self._shortest, len(text)
+        rules, fewest, size = self.rules, self._shortest, len(text)
         wanted = sorted(self._applicable(text, folded)) if self.prefilter else range(len(rules))
         for rank in wanted:
-            if shortest[rank] <= size:
+            if fewest[rank] <= size:
                 found.extend((rank, finding) for finding in rules[rank].findings(text, folded))
         return merge(found)
 
