@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 from jupyter_client.manager import KernelManager, start_new_kernel
@@ -64,6 +65,23 @@ def cells_cpu(kernel: Kernel, process: psutil.Process, session_id: str, cells: i
         timed(kernel.client, f"x = {i}")
     wait_recorded(kernel.home / "store.sqlite3", session_id, cells)
     return (cpu(process) - before) / cells
+
+
+def measured_under(
+    tool: str,
+    watcher: subprocess.Popen[Any],
+    stop: signal.Signals,
+    kernel: Kernel,
+    process: psutil.Process,
+    session_id: str,
+    cells: int,
+) -> None:
+    """Run the cells while ``watcher`` (the profiled sidecar, or py-spy) watches, stop it with
+    ``stop`` and print the sidecar's CPU per cell."""
+    used = cells_cpu(kernel, process, session_id, cells)
+    watcher.send_signal(stop)
+    watcher.wait(60)
+    print(f"sidecar CPU under {tool}: {used * 1000:.3f} ms/cell over {cells} cells")
 
 
 def threads_cpu(pid: int) -> dict[str, float]:
@@ -184,10 +202,7 @@ def profile(tree: Path, cells: int, out: Path, extra: dict[str, str], top: int) 
         session_id = line.split()[1]
         time.sleep(1.0)
         process = psutil.Process(proc.pid)
-        used = cells_cpu(kernel, process, session_id, cells)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
-        print(f"sidecar CPU under cProfile: {used * 1000:.3f} ms/cell over {cells} cells")
+        measured_under("cProfile", proc, signal.SIGTERM, kernel, process, session_id, cells)
     finally:
         kernel.close()
     stats = pstats.Stats(str(out))
@@ -208,10 +223,7 @@ def spy(tree: Path, cells: int, out: Path, extra: dict[str, str], py_spy: str) -
             argv += ["--format", "raw", "--output", str(out), "--nonblocking"]
         sampler = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(1.0)  # py-spy attaches
-        used = cells_cpu(kernel, process, session_id, cells)
-        sampler.send_signal(signal.SIGINT)
-        sampler.wait(60)
-        print(f"sidecar CPU under py-spy: {used * 1000:.3f} ms/cell over {cells} cells")
+        measured_under("py-spy", sampler, signal.SIGINT, kernel, process, session_id, cells)
     finally:
         kernel.close()
 

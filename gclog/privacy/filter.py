@@ -85,7 +85,7 @@ GENERATED_FIELDS = frozenset(
 # anything else in the field is scrubbed like any string.
 _CLIENT_ID_FIELDS = frozenset(("cell.msg_id",))
 _CLIENT_ID = re.compile(
-    r"[0-9a-f]{8}-(?:[0-9a-f]{24}|[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:_\d{1,10}_\d{1,12})?"
+    r"[0-9a-f]{8}-(?:[0-9a-f]{24}|[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:_[0-9]{1,10}_[0-9]{1,12})?"
 )
 # Kept at `metadata` although text: a class name says what failed, not what the data was.
 _ENAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,255}")

@@ -48,25 +48,29 @@ AVAILABLE = ahocorasick_rs is not None
 Window = tuple[int, int]
 
 
+def _widths(rule: Rule) -> tuple[int, int] | None:
+    """The fewest and the most characters a match of ``rule``'s pattern can have, or None."""
+    try:
+        low, high = _sre_parse.parse(rule.pattern.pattern, rule.pattern.flags).getwidth()
+    except Exception:
+        return None
+    return int(low), int(high)
+
+
 def reach(rule: Rule) -> int | None:
     """The most characters around a keyword that a match of ``rule`` can cover, or None."""
-    if not rule.near:
+    widths = _widths(rule) if rule.near else None
+    if widths is None:  # any doubt: read the whole text
         return None
-    try:
-        high = _sre_parse.parse(rule.pattern.pattern, rule.pattern.flags).getwidth()[1]
-    except Exception:  # any doubt: read the whole text
-        return None
-    total = high + rule.back
+    total = widths[1] + rule.back
     return total if total <= MAX_REACH else None
 
 
 def shortest(rule: Rule) -> int:
     """The fewest characters a match of ``rule``'s pattern can have (0 when in doubt): a text
     shorter than that holds no match, whatever its keywords."""
-    try:
-        return int(_sre_parse.parse(rule.pattern.pattern, rule.pattern.flags).getwidth()[0])
-    except Exception:
-        return 0
+    widths = _widths(rule)
+    return widths[0] if widths is not None else 0
 
 
 class KeywordIndex:
