@@ -254,7 +254,12 @@ class Cell(Envelope):
     output: OutputSummary
     error: NotRequired[ErrorInfo]
     resources: NotRequired[
-        Annotated[CellResources, "What the kernel's process tree used during the cell"]
+        Annotated[
+            CellResources,
+            "What the kernel's process tree used during the cell; absent when no sampler follows"
+            " cells, or when the cell began and ended while an observer took a burst of cells in"
+            " a batch",
+        ]
     ]
     code_modified: Annotated[
         bool | None, "The code differs from every cell of the notebook as saved (null: unknown)"

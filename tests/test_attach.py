@@ -89,11 +89,54 @@ def test_attach_records_every_cell_another_client_runs(env: Env, kernel: DrivenK
     assert end["silent_executions"] == 1
     start = records[0]
     assert start["source"] == "attach" and start["kernel"]["name"] == "python3"
-    # The kernel's process tree is sampled as `gclog run` samples it.
+    # The kernel's process tree is sampled as `gclog run` samples it: for every cell but those
+    # that began and ended during a burst's lag. The first two ran on their own (no burst yet
+    # when the first ended; the second was still running when a lag was over).
     assert start["metrics"]["sources"]["process"]["on"]
-    assert all(c["resources"]["cpu_seconds"] is not None for c in cells)
+    assert all(c["resources"]["cpu_seconds"] is not None for c in cells[:2])
+    assert all(c["resources"]["cpu_seconds"] is not None for c in cells if "resources" in c)
     assert cells[1]["resources"]["cpu_seconds"] < 0.3  # asleep
     assert "observing kernel" in stderr and "4 cells recorded" in stderr
+
+
+def test_a_burst_of_cells_is_taken_in_batches(env: Env, kernel: DrivenKernel) -> None:
+    """Cells one after another (Run All, a loop of requests): every one is recorded, in order.
+    Their messages are taken every BURST_LAG_S; a cell that began and ended within one lag has
+    no resources (a reading after it, and after its neighbours, is not its own); a long one
+    keeps them."""
+    from gclog.observe.observation import BURST_LAG_S
+
+    proc = env.popen("attach", kernel.kernel_id)
+    entry = wait_for_session(env)
+    codes = [f"x = {i}" for i in range(40)]
+    codes.insert(20, "import time\ntime.sleep(0.5)")
+    for code in codes:
+        kernel.execute(code)
+    wait_for_cells(env, entry["session_id"], len(codes))
+    assert stop(proc)[0] == 0
+    cells = by_type(env.records(entry["session_id"]), "cell")
+    assert [c["code"] for c in cells] == codes
+    assert all(c["status"] == "ok" and not c["partial"] for c in cells)
+    assert cells[20]["resources"]["cpu_seconds"] is not None
+    taken_in_a_lag = [c for c in cells if "resources" not in c]
+    assert taken_in_a_lag, "cells one after another are a burst"
+    assert all(c["duration_s"] < BURST_LAG_S + 0.05 for c in taken_in_a_lag)
+
+
+def test_cells_run_by_hand_are_each_taken_as_they_end(env: Env, kernel: DrivenKernel) -> None:
+    """Someone running cells one by one is no burst: every cell keeps its resources."""
+    from gclog.observe.observation import BURST_GAP_S
+
+    proc = env.popen("attach", kernel.kernel_id)
+    entry = wait_for_session(env)
+    for i in range(4):
+        kernel.execute(f"x = {i}")
+        time.sleep(BURST_GAP_S + 0.2)
+    wait_for_cells(env, entry["session_id"], 4)
+    assert stop(proc)[0] == 0
+    cells = by_type(env.records(entry["session_id"]), "cell")
+    assert [c["code"] for c in cells] == [f"x = {i}" for i in range(4)]
+    assert all(c["resources"]["cpu_seconds"] is not None for c in cells)
 
 
 def test_attach_never_sends_anything_to_the_kernel(env: Env, kernel: DrivenKernel) -> None:

@@ -11,6 +11,7 @@ sidecar (gclog/entry/sidecar.py) for the extension and ``--detach``.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,8 @@ def _observe(
     if not confirmed:
         observation.view.note("the kernel did not confirm the subscription (ipykernel < 7?)")
     stop = observation.handle(subscription.early)
+    # What start-up made lives as long as we do: the collector need not look at it again.
+    gc.freeze()
     while stop is None:
         if observation.signals.received:
             observation.drain(DRAIN_S)
