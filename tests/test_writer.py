@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from gclog.identity import Identity
@@ -94,4 +95,40 @@ def test_close_hands_back_what_a_locked_store_never_took(tmp_path: Path) -> None
         holder.stdin.close()
         holder.wait(10)
     assert list(store.records(session.id)) == []  # none of them both handed back and stored
+    store.close()
+
+
+class CountingStore(Store):
+    """A real store that remembers the size of each commit."""
+
+    commits: list[int]
+
+    def append_many(self, records: list[dict[str, object]]) -> list[int]:  # type: ignore[override]
+        self.commits.append(len(records))
+        return super().append_many(records)  # type: ignore[arg-type]
+
+
+def test_records_gathered_reach_the_store_in_one_commit(tmp_path: Path) -> None:
+    store = CountingStore(tmp_path / "store.sqlite3")
+    store.commits = []
+    session = Session(
+        "attach",
+        store,
+        Identity.load_or_create(tmp_path / "id.json"),
+        record_filter=PrivacyFilter("full"),
+    )
+    session.start()
+    assert session.flush(10)
+    time.sleep(0.2)  # the writer goes back to waiting for word
+    with session.gathered():
+        for _ in range(6):
+            session.cell({"status": "ok"})
+        # Nobody told the writer: the records wait in memory until the batch ends.
+        assert not session.flush(0.2) and session.unstored == 6
+    assert session.flush(10)
+    assert store.commits == [1, 6]
+    session.cell({"status": "ok"})  # outside a batch: on its way at once
+    assert session.flush(10) and store.commits == [1, 6, 1]
+    assert session.close(5) == []
+    assert [r["seq"] for r in store.records()] == list(range(1, 9))
     store.close()

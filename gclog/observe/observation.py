@@ -355,9 +355,15 @@ class Observation:
         A cell that began and ended during a burst's lag gets no resources: a reading taken
         after it (and after the cells beside it) would say nothing true of it.
         """
-        stop = None
         whole = _ended_in(messages) if self._lagged else set()
         self._lagged = False
+        if not messages:
+            return None
+        with self.recorder.session.gathered():
+            return self._handle(messages, whole)
+
+    def _handle(self, messages: list[dict[str, Any]], whole: set[str]) -> Stop | None:
+        stop = None
         for msg in messages:
             msg_type = msg.get("msg_type")
             content = msg.get("content") or {}

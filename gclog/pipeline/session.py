@@ -21,13 +21,14 @@ and hands back what is still unstored, for the caller to keep elsewhere.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import sqlite3
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from gclog import __version__
@@ -75,6 +76,7 @@ class Session:
         self._seq = 0
         self._cond = threading.Condition()
         self._stopping = False
+        self._gathering = 0  # inside gathered(): the writer is told once, at its end
         self._warned = False
         self._writer = threading.Thread(target=self._write_loop, name="gclog-writer", daemon=True)
         self._writer.start()
@@ -105,8 +107,22 @@ class Session:
                            f"{self.capacity} wait in memory; new records are lost (counted)")  # fmt: skip
             else:
                 self._buffer.append(record)
-                self._cond.notify_all()
+                if not self._gathering:
+                    self._cond.notify_all()
         return record
+
+    @contextlib.contextmanager
+    def gathered(self) -> Iterator[None]:
+        """Records emitted inside reach the writer together when it ends: one commit for a batch
+        of cells, not one wake-up of the writer per record."""
+        with self._cond:
+            self._gathering += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._gathering -= 1
+                self._cond.notify_all()
 
     def _warn(self, message: str) -> None:
         if not self._warned:
