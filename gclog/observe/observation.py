@@ -185,7 +185,7 @@ class Observation:
         self._shutdown_announced = False
         self._next_check = 0.0
         self._ends: collections.deque[float] = collections.deque(maxlen=2)  # of the last cells
-        self._lagged = False  # the next batch is what came during a burst's lag
+        self._lagged = False  # the batch being handled is what came during a burst's lag
         self._started = False
         self._ended = False
         self._locked = held is not None
@@ -311,7 +311,8 @@ class Observation:
             stop = self.handle(self.subscription.receive(timeout_ms))
             if stop is None and self._bursting():
                 time.sleep(BURST_LAG_S)  # what comes meanwhile waits in the socket
-                self._lagged = True
+                self._lagged = True  # for this one batch: what came during the lag
+                stop = self.handle(self.subscription.receive(0))
         else:
             poller = zmq.Poller()
             poller.register(self.subscription.socket, zmq.POLLIN)
