@@ -35,16 +35,22 @@ def hold_lock(path: Path) -> subprocess.Popen[str]:
     return holder
 
 
-def test_cells_go_on_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
-    path = tmp_path / "store.sqlite3"
-    store = Store(path, busy_timeout=0.2)
+def started_session(store: Store, tmp_path: Path) -> Session:
+    """A session on ``store`` whose session_start was emitted."""
     session = Session(
-        "run",
+        "attach",
         store,
         Identity.load_or_create(tmp_path / "id.json"),
         record_filter=PrivacyFilter("full"),
     )
     session.start()
+    return session
+
+
+def test_cells_go_on_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "store.sqlite3"
+    store = Store(path, busy_timeout=0.2)
+    session = started_session(store, tmp_path)
     assert session.flush(10)
     holder = hold_lock(path)
     try:
@@ -77,13 +83,7 @@ def test_close_hands_back_what_a_locked_store_never_took(tmp_path: Path) -> None
     Store(path).close()  # made before the lock is taken
     holder = hold_lock(path)
     try:
-        session = Session(
-            "run",
-            store,
-            Identity.load_or_create(tmp_path / "id.json"),
-            record_filter=PrivacyFilter("full"),
-        )
-        session.start()
+        session = started_session(store, tmp_path)
         session.cell({"status": "ok"})
         session.end("completed")
         left = session.close(0.5)  # bounded: the lock is still held
@@ -111,13 +111,7 @@ class CountingStore(Store):
 def test_records_gathered_reach_the_store_in_one_commit(tmp_path: Path) -> None:
     store = CountingStore(tmp_path / "store.sqlite3")
     store.commits = []
-    session = Session(
-        "attach",
-        store,
-        Identity.load_or_create(tmp_path / "id.json"),
-        record_filter=PrivacyFilter("full"),
-    )
-    session.start()
+    session = started_session(store, tmp_path)
     assert session.flush(10)
     time.sleep(0.2)  # the writer goes back to waiting for word
     with session.gathered():
