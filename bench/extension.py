@@ -5,10 +5,11 @@ shared machine hits every phase alike:
 
 - a cell that loads nothing (`pass`), then `%load_ext gclog`, each timed from send to idle;
 - ``BLOCK`` trivial cells (`x = i`) with the extension loaded, then `%unload_ext gclog`, then
-  ``BLOCK`` with nothing observing: the client-seen cost per cell, on versus off, interleaved in
-  the same kernel;
-- the sidecar's own CPU time (user + system, from /proc) over its loaded blocks, divided by the
-  cells it recorded: what observing costs per cell, metric samplers included.
+  ``BLOCK`` with nothing observing (before the load, in every other round): the client-seen cost
+  per cell, on versus off, interleaved in the same kernel;
+- the sidecar's own CPU time (its threads' run time, from /proc schedstat) over its loaded blocks, divided by the
+  cells it recorded: what observing costs per cell, metric samplers included;
+- ``PACED`` cells one every ``PACE_S`` (as by hand, no burst), the sidecar's CPU beyond its idle.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bench.common import isolated_env, scratch, write_section
 
 ROUNDS = 5
 BLOCK = 200  # cells per phase and round: ROUNDS * BLOCK cells on, as many off
+PACED_EVERY = 1  # the paced cells run in every PACED_EVERY-th round
 PACED = 6  # cells per round run as by hand, one every PACE_S (no burst: each taken as it ends)
 PACE_S = 0.7
 
@@ -96,39 +98,50 @@ def ms(values: list[float], q: str = "median") -> float:
 def measure(home: Path) -> dict[str, Any]:
     manager, client = start_new_kernel(kernel_name="python3")
     loads, plain, on, off = [], [], [], []
+    paired: list[float] = []  # each round's median on − median off
     sidecar_cpu, sidecar_cells = 0.0, 0
     paced_cpu = idle_cpu = 0.0  # with cells one every PACE_S, and over as long with none
     try:
         for i in range(100):  # warm up the kernel
             timed(client, f"x = {i}")
-        for _ in range(ROUNDS):
+        for r in range(ROUNDS):
+            # Off before on in every other round: drift across a round then counts both ways.
+            off_block: list[float] = []
+            if r % 2:
+                off_block = [timed(client, f"x = {i}") for i in range(BLOCK)]
             plain.append(timed(client, "pass"))
             loads.append(timed(client, "%load_ext gclog"))
             process, session_id = sidecar(home)
             time.sleep(1.0)  # its imports and session start: not the cells' cost
             before_cells = recorded(home / "store.sqlite3", session_id)
-            before = cpu(process)
-            on += [timed(client, f"x = {i}") for i in range(BLOCK)]
+            before = run_time(process)
+            on_block = [timed(client, f"x = {i}") for i in range(BLOCK)]
             deadline = time.monotonic() + 60
             while recorded(home / "store.sqlite3", session_id) < before_cells + BLOCK:
                 if time.monotonic() > deadline:
                     raise RuntimeError("the sidecar did not record the cells")
                 time.sleep(0.01)
-            sidecar_cpu += cpu(process) - before
+            sidecar_cpu += run_time(process) - before
             sidecar_cells += BLOCK
-            before = run_time(process)
-            time.sleep(PACED * PACE_S)
-            idle_cpu += run_time(process) - before
-            before = run_time(process)
-            for i in range(PACED):
-                timed(client, f"x = {i}")
-                time.sleep(PACE_S)
-            paced_cpu += run_time(process) - before
+            if r % PACED_EVERY == 0:
+                before = run_time(process)
+                time.sleep(PACED * PACE_S)
+                idle_cpu += run_time(process) - before
+                before = run_time(process)
+                for i in range(PACED):
+                    timed(client, f"x = {i}")
+                    time.sleep(PACE_S)
+                paced_cpu += run_time(process) - before
             timed(client, "%unload_ext gclog")
-            off += [timed(client, f"x = {i}") for i in range(BLOCK)]
+            if not r % 2:
+                off_block = [timed(client, f"x = {i}") for i in range(BLOCK)]
+            on += on_block
+            off += off_block
+            paired.append(statistics.median(on_block) - statistics.median(off_block))
     finally:
         client.stop_channels()
         manager.shutdown_kernel()
+    paced_cells = PACED * len(range(0, ROUNDS, PACED_EVERY))
     return {
         "load_ms": ms(loads),
         "load_max_ms": max(loads) * 1000,
@@ -138,12 +151,13 @@ def measure(home: Path) -> dict[str, Any]:
         "off_ms": ms(off),
         "off_p90_ms": ms(off, "p90"),
         "added_ms": ms(on) - ms(off),
+        "added_paired_ms": statistics.median(paired) * 1000,
         "sidecar_cpu_ms_per_cell": sidecar_cpu / sidecar_cells * 1000,
         "cells": sidecar_cells,
         # What a cell run by hand adds to the sidecar's CPU, beyond what it uses idle meanwhile.
-        "paced_cpu_ms_per_cell": (paced_cpu - idle_cpu) / (PACED * ROUNDS) * 1000,
-        "idle_cpu_ms_per_s": idle_cpu / (PACED * PACE_S * ROUNDS) * 1000,
-        "paced_cells": PACED * ROUNDS,
+        "paced_cpu_ms_per_cell": (paced_cpu - idle_cpu) / paced_cells * 1000,
+        "idle_cpu_ms_per_s": idle_cpu / (paced_cells * PACE_S) * 1000,
+        "paced_cells": paced_cells,
     }
 
 
@@ -178,7 +192,9 @@ def main() -> None:
         f"{found['off_p90_ms']:.2f} ms | — |\n"
         f"| added per cell, as the client sees it (on − off) | **{found['added_ms']:+.2f} ms** | "
         "— | ≤ 0.2 ms |\n"
-        f"| the sidecar's CPU per cell (its process CPU time ÷ {found['cells']} cells) | "
+        f"| the same, paired: the median over the {ROUNDS} rounds of each round's on − off | "
+        f"{found['added_paired_ms']:+.2f} ms | — | — |\n"
+        f"| the sidecar's CPU per cell (its threads' run time ÷ {found['cells']} cells) | "
         f"**{found['sidecar_cpu_ms_per_cell']:.2f} ms** | — | ≤ 0.3 ms |\n"
         "| the same with the metric samplers off (`GCLOG_METRICS=none`) | "
         f"{found['sidecar_cpu_ms_per_cell_no_metrics']:.2f} ms | — | — |\n"
