@@ -7,8 +7,8 @@ shared machine hits every phase alike:
 - ``BLOCK`` trivial cells (`x = i`) with the extension loaded, then `%unload_ext gclog`, then
   ``BLOCK`` with nothing observing (before the load, in every other round): the client-seen cost
   per cell, on versus off, interleaved in the same kernel;
-- the sidecar's own CPU time (its threads' run time, from /proc schedstat) over its loaded blocks, divided by the
-  cells it recorded: what observing costs per cell, metric samplers included;
+- the sidecar's own CPU time (its threads' run time, from /proc schedstat) over its loaded
+  blocks, divided by the cells it recorded: what observing costs per cell, samplers included;
 - ``PACED`` cells one every ``PACE_S`` (as by hand, no burst), the sidecar's CPU beyond its idle.
 """
 
@@ -29,7 +29,6 @@ from bench.common import isolated_env, scratch, write_section
 
 ROUNDS = 5
 BLOCK = 200  # cells per phase and round: ROUNDS * BLOCK cells on, as many off
-PACED_EVERY = 1  # the paced cells run in every PACED_EVERY-th round
 PACED = 6  # cells per round run as by hand, one every PACE_S (no burst: each taken as it ends)
 PACE_S = 0.7
 
@@ -72,9 +71,14 @@ def recorded(store: Path, session_id: str) -> int:
     return int(row[0])
 
 
-def cpu(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
+def wait_recorded(store: Path, session_id: str, count: int, timeout: float = 60) -> None:
+    """Until the store holds ``count`` cell records of the session (RuntimeError after
+    ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while recorded(store, session_id) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the sidecar did not record {count} cells")
+        time.sleep(0.01)
 
 
 def run_time(process: psutil.Process) -> float:
@@ -116,22 +120,17 @@ def measure(home: Path) -> dict[str, Any]:
             before_cells = recorded(home / "store.sqlite3", session_id)
             before = run_time(process)
             on_block = [timed(client, f"x = {i}") for i in range(BLOCK)]
-            deadline = time.monotonic() + 60
-            while recorded(home / "store.sqlite3", session_id) < before_cells + BLOCK:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the sidecar did not record the cells")
-                time.sleep(0.01)
+            wait_recorded(home / "store.sqlite3", session_id, before_cells + BLOCK)
             sidecar_cpu += run_time(process) - before
             sidecar_cells += BLOCK
-            if r % PACED_EVERY == 0:
-                before = run_time(process)
-                time.sleep(PACED * PACE_S)
-                idle_cpu += run_time(process) - before
-                before = run_time(process)
-                for i in range(PACED):
-                    timed(client, f"x = {i}")
-                    time.sleep(PACE_S)
-                paced_cpu += run_time(process) - before
+            before = run_time(process)
+            time.sleep(PACED * PACE_S)
+            idle_cpu += run_time(process) - before
+            before = run_time(process)
+            for i in range(PACED):
+                timed(client, f"x = {i}")
+                time.sleep(PACE_S)
+            paced_cpu += run_time(process) - before
             timed(client, "%unload_ext gclog")
             if not r % 2:
                 off_block = [timed(client, f"x = {i}") for i in range(BLOCK)]
@@ -141,7 +140,7 @@ def measure(home: Path) -> dict[str, Any]:
     finally:
         client.stop_channels()
         manager.shutdown_kernel()
-    paced_cells = PACED * len(range(0, ROUNDS, PACED_EVERY))
+    paced_cells = PACED * ROUNDS
     return {
         "load_ms": ms(loads),
         "load_max_ms": max(loads) * 1000,
@@ -214,8 +213,7 @@ def main() -> None:
         "commits their records together; a cell that began and ended within one lag gets no "
         "resources, so no reading of the process tree. Cells run by hand, more than 0.5 s apart, "
         "are each taken as they end, and each gets its own readings (the last two rows). "
-        "Without the metric "
-        "samplers what is left is the decoding of the kernel's messages, the observer, the "
+        "Without the metric samplers what is left is the decoding of the kernel's messages, the observer, the "
         "privacy filter and the store's commit."
     )
     print(body)

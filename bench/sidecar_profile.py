@@ -7,8 +7,8 @@ Compare source trees, interleaved (each round runs every tree once, so drift hit
 Each tree gets its own kernel (started with ``PYTHONPATH=TREE``, so the extension and its sidecar
 come from that tree) and gclog home. A round is ``%load_ext gclog``, ``--cells`` trivial cells,
 a wait until the store has them all, ``%unload_ext gclog`` and as many cells with nothing
-observing. Printed per tree: the sidecar's process CPU time (user + system) ÷ cells, per round
-and its median, and the client-seen median per cell on and off.
+observing. Printed per tree: the sidecar's CPU time (its threads' run time, schedstat) ÷ cells,
+per round and its median, and the client-seen median per cell on and off.
 
 Profile one tree's sidecar with cProfile::
 
@@ -45,26 +45,18 @@ from typing import Any
 import psutil
 from jupyter_client.manager import KernelManager, start_new_kernel
 
-from bench.extension import cpu, recorded, sidecar, timed
+from bench.extension import recorded, run_time, sidecar, timed, wait_recorded
 
 WARMUP = 50
 
 
-def wait_recorded(store: Path, session_id: str, count: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while recorded(store, session_id) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the sidecar did not record {count} cells")
-        time.sleep(0.01)
-
-
 def cells_cpu(kernel: Kernel, process: psutil.Process, session_id: str, cells: int) -> float:
     """Run ``cells`` trivial cells, wait until all are stored: the sidecar's CPU seconds per cell."""
-    before = cpu(process)
+    before = run_time(process)
     for i in range(cells):
         timed(kernel.client, f"x = {i}")
     wait_recorded(kernel.home / "store.sqlite3", session_id, cells)
-    return (cpu(process) - before) / cells
+    return (run_time(process) - before) / cells
 
 
 def measured_under(
@@ -135,10 +127,10 @@ class Kernel:
         time.sleep(1.0)  # its imports and session start: not the cells' cost
         store = self.home / "store.sqlite3"
         before_cells = recorded(store, session_id)
-        before, threads = cpu(process), threads_cpu(process.pid)
+        before, threads = run_time(process), threads_cpu(process.pid)
         self.on += [timed(self.client, f"x = {i}") for i in range(cells)]
         wait_recorded(store, session_id, before_cells + cells)
-        self.cpu_per_cell.append((cpu(process) - before) / cells)
+        self.cpu_per_cell.append((run_time(process) - before) / cells)
         for name, used in threads_cpu(process.pid).items():
             used -= threads.get(name, 0.0)
             self.threads.setdefault(name, []).append(used / cells)
