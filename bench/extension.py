@@ -9,7 +9,10 @@ shared machine hits every phase alike:
   per cell, on versus off, interleaved in the same kernel;
 - the sidecar's own CPU time (its threads' run time, from /proc schedstat) over its loaded
   blocks, divided by the cells it recorded: what observing costs per cell, samplers included;
-- ``PACED`` cells one every ``PACE_S`` (as by hand, no burst), the sidecar's CPU beyond its idle.
+- ``PACED`` cells one every ``PACE_S`` (as by hand, no burst), the sidecar's CPU beyond its idle;
+- ``BLOCK`` cells beside the off block with bench/bare_subscriber.py watching instead: the floor
+  of any iopub observer (gclog's Subscription in the sidecar's batches, recording nothing), its
+  CPU per cell and what it adds as the client sees it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import json
 import os
 import sqlite3
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -93,16 +98,57 @@ def run_time(process: psutil.Process) -> float:
     return total / 1e9
 
 
+def bare_subscribed(connection_file: str, client: Any) -> tuple[list[float], float]:
+    """``BLOCK`` trivial cells with only bench/bare_subscriber.py watching: their client-seen
+    times, and its CPU seconds per cell."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.bare_subscriber", connection_file],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    try:
+        assert child.stdout is not None
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("the bare subscriber did not connect")
+        process = psutil.Process(child.pid)
+        time.sleep(0.5)
+        before = run_time(process)
+        block = [timed(client, f"x = {i}") for i in range(BLOCK)]
+        time.sleep(0.3)  # its last batch
+        return block, (run_time(process) - before) / BLOCK
+    finally:
+        child.kill()
+        child.wait()
+
+
+def unloaded(
+    client: Any, connection_file: str, floor: bool, r: int
+) -> tuple[list[float], list[float], float]:
+    """The off block, and (``floor``) the bare subscriber's block beside it, the bare one first
+    in every other round: client-seen times of each, the bare subscriber's CPU per cell."""
+    bare: tuple[list[float], float] = ([], 0.0)
+    if floor and r % 4 >= 2:
+        bare = bare_subscribed(connection_file, client)
+    off = [timed(client, f"x = {i}") for i in range(BLOCK)]
+    if floor and r % 4 < 2:
+        bare = bare_subscribed(connection_file, client)
+    return off, *bare
+
+
 def ms(values: list[float], q: str = "median") -> float:
     if q == "median":
         return statistics.median(values) * 1000
     return statistics.quantiles(values, n=10)[-1] * 1000
 
 
-def measure(home: Path) -> dict[str, Any]:
+def measure(home: Path, floor: bool = True) -> dict[str, Any]:
+    """``floor``: also measure the bare subscriber, beside each round's off block."""
     manager, client = start_new_kernel(kernel_name="python3")
-    loads, plain, on, off = [], [], [], []
+    loads, plain, on, off, bare = [], [], [], [], []
     paired: list[float] = []  # each round's median on − median off
+    bare_paired: list[float] = []  # and bare − off
+    bare_cpu = 0.0
     sidecar_cpu, sidecar_cells = 0.0, 0
     paced_cpu = idle_cpu = 0.0  # with cells one every PACE_S, and over as long with none
     try:
@@ -110,9 +156,8 @@ def measure(home: Path) -> dict[str, Any]:
             timed(client, f"x = {i}")
         for r in range(ROUNDS):
             # Off before on in every other round: drift across a round then counts both ways.
-            off_block: list[float] = []
             if r % 2:
-                off_block = [timed(client, f"x = {i}") for i in range(BLOCK)]
+                off_block, bare_block, cpu = unloaded(client, manager.connection_file, floor, r)
             plain.append(timed(client, "pass"))
             loads.append(timed(client, "%load_ext gclog"))
             process, session_id = sidecar(home)
@@ -133,15 +178,30 @@ def measure(home: Path) -> dict[str, Any]:
             paced_cpu += run_time(process) - before
             timed(client, "%unload_ext gclog")
             if not r % 2:
-                off_block = [timed(client, f"x = {i}") for i in range(BLOCK)]
+                off_block, bare_block, cpu = unloaded(client, manager.connection_file, floor, r)
+            bare_cpu += cpu
             on += on_block
             off += off_block
             paired.append(statistics.median(on_block) - statistics.median(off_block))
+            if bare_block:
+                bare += bare_block
+                bare_paired.append(statistics.median(bare_block) - statistics.median(off_block))
     finally:
         client.stop_channels()
         manager.shutdown_kernel()
     paced_cells = PACED * ROUNDS
+    floor_figures = (
+        {
+            "bare_ms": ms(bare),
+            "bare_added_ms": ms(bare) - ms(off),
+            "bare_added_paired_ms": statistics.median(bare_paired) * 1000,
+            "bare_cpu_ms_per_cell": bare_cpu / ROUNDS * 1000,
+        }
+        if floor
+        else {}
+    )
     return {
+        **floor_figures,
         "load_ms": ms(loads),
         "load_max_ms": max(loads) * 1000,
         "plain_ms": ms(plain),
@@ -160,13 +220,13 @@ def measure(home: Path) -> dict[str, Any]:
     }
 
 
-def measured(**settings: str) -> dict[str, Any]:
+def measured(floor: bool = True, **settings: str) -> dict[str, Any]:
     with scratch() as tmp:
         env = {**isolated_env(Path(tmp)), **settings}
         saved = dict(os.environ)
         os.environ.update(env)
         try:
-            return measure(Path(env["GCLOG_HOME"]))
+            return measure(Path(env["GCLOG_HOME"]), floor)
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -174,9 +234,9 @@ def measured(**settings: str) -> dict[str, Any]:
 
 def main() -> None:
     found = measured()
-    bare = measured(GCLOG_METRICS="none")  # what the samplers' share of it is
-    found["sidecar_cpu_ms_per_cell_no_metrics"] = bare["sidecar_cpu_ms_per_cell"]
-    found["paced_cpu_ms_per_cell_no_metrics"] = bare["paced_cpu_ms_per_cell"]
+    no_metrics = measured(floor=False, GCLOG_METRICS="none")  # the samplers' share of it
+    found["sidecar_cpu_ms_per_cell_no_metrics"] = no_metrics["sidecar_cpu_ms_per_cell"]
+    found["paced_cpu_ms_per_cell_no_metrics"] = no_metrics["paced_cpu_ms_per_cell"]
     body = (
         f"Through a real kernel driven by a jupyter_client client, {ROUNDS} interleaved rounds; "
         "the machine is a 2-core virtual machine whose speed varies from run to run, so read the "
@@ -202,7 +262,12 @@ def main() -> None:
         f"{found['idle_cpu_ms_per_s']:.2f} ms per second | "
         f"{found['paced_cpu_ms_per_cell']:.2f} ms | — | — |\n"
         "| the same with the metric samplers off | "
-        f"{found['paced_cpu_ms_per_cell_no_metrics']:.2f} ms | — | — |\n\n"
+        f"{found['paced_cpu_ms_per_cell_no_metrics']:.2f} ms | — | — |\n"
+        "| **the floor**: a bare subscriber's CPU per cell (bench/bare_subscriber.py: "
+        "receives and decodes in the sidecar's batches, records nothing) | "
+        f"{found['bare_cpu_ms_per_cell']:.2f} ms | — | — |\n"
+        "| what the bare subscriber adds per cell, as the client sees it (pooled; paired) | "
+        f"{found['bare_added_ms']:+.2f} ms; {found['bare_added_paired_ms']:+.2f} ms | — | — |\n\n"
         "The load cell is idle once the sidecar has subscribed to the kernel's iopub (it answers "
         "its parent before importing the recorder; the kernel's messages wait in its socket). "
         "The sidecar runs at a lower priority (nice 10) and adds no hook to the cell path: what "
@@ -214,7 +279,12 @@ def main() -> None:
         "resources, so no reading of the process tree. Cells run by hand, more than 0.5 s apart, "
         "are each taken as they end, and each gets its own readings (the last two rows). "
         "Without the metric samplers what is left is the decoding of the kernel's messages, the observer, the "
-        "privacy filter and the store's commit."
+        "privacy filter and the store's commit. The floor rows are a subscriber that only takes "
+        "the kernel's messages as the sidecar does (gclog's Subscription: receive, check the "
+        "signature, decode, in batches 50 ms apart) and records nothing, measured beside the "
+        "off block in every round: what any iopub observer pays on this machine before it "
+        "records a thing. What it adds as the client sees it says how far apart two blocks "
+        "land in one run with almost nothing between them: the resolution of the on − off rows."
     )
     print(body)
     results = Path(__file__).parent / "results"
