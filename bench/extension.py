@@ -123,15 +123,15 @@ def bare_subscribed(connection_file: str, client: Any) -> tuple[list[float], flo
 
 
 def unloaded(
-    client: Any, connection_file: str, floor: bool, r: int
+    client: Any, connection_file: str, floor: bool, bare_first: bool
 ) -> tuple[list[float], list[float], float]:
-    """The off block, and (``floor``) the bare subscriber's block beside it, the bare one first
-    in every other round: client-seen times of each, the bare subscriber's CPU per cell."""
+    """The off block, and (``floor``) the bare subscriber's block beside it: client-seen times
+    of each, the bare subscriber's CPU per cell."""
     bare: tuple[list[float], float] = ([], 0.0)
-    if floor and r % 4 >= 2:
+    if floor and bare_first:
         bare = bare_subscribed(connection_file, client)
     off = [timed(client, f"x = {i}") for i in range(BLOCK)]
-    if floor and r % 4 < 2:
+    if floor and not bare_first:
         bare = bare_subscribed(connection_file, client)
     return off, *bare
 
@@ -156,8 +156,9 @@ def measure(home: Path, floor: bool = True) -> dict[str, Any]:
             timed(client, f"x = {i}")
         for r in range(ROUNDS):
             # Off before on in every other round: drift across a round then counts both ways.
+            # The bare block sits on the off block's far side, so it too comes first, then last.
             if r % 2:
-                off_block, bare_block, cpu = unloaded(client, manager.connection_file, floor, r)
+                off_block, bare_block, cpu = unloaded(client, manager.connection_file, floor, True)
             plain.append(timed(client, "pass"))
             loads.append(timed(client, "%load_ext gclog"))
             process, session_id = sidecar(home)
@@ -178,7 +179,7 @@ def measure(home: Path, floor: bool = True) -> dict[str, Any]:
             paced_cpu += run_time(process) - before
             timed(client, "%unload_ext gclog")
             if not r % 2:
-                off_block, bare_block, cpu = unloaded(client, manager.connection_file, floor, r)
+                off_block, bare_block, cpu = unloaded(client, manager.connection_file, floor, False)
             bare_cpu += cpu
             on += on_block
             off += off_block
