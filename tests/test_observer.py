@@ -338,6 +338,18 @@ def test_a_new_kernel_identity_means_a_restart() -> None:
     assert [type(e) for e in feed(observer, msgs)] == [Execution]
 
 
+def test_a_new_kernels_first_message_is_handed_back_not_taken() -> None:
+    """Its cell must not be among the old kernel's when the caller ends those."""
+    observer = Observer()
+    first, second = FakeKernel("aaa_1"), FakeKernel("bbb_2")
+    feed(observer, first.cell("1", [])[1])
+    _, msgs = second.cell("2", [])
+    assert isinstance(observer.handle(msgs[0]), KernelRestarted)  # the cell's busy
+    assert observer.running == {}
+    done = feed(observer, msgs)  # handed back, then the rest
+    assert [(e.code, e.partial) for e in done] == [("2", False)]
+
+
 def test_messages_missing_fields_do_not_break_the_observer() -> None:
     observer = Observer()
     assert observer.handle({}) is None
@@ -348,3 +360,86 @@ def test_messages_missing_fields_do_not_break_the_observer() -> None:
         "content": {"no": "data"},
     }
     assert observer.handle(weird) is None
+
+
+class _SilentView:
+    def started(self, start: dict[str, Any]) -> None: ...
+    def cell_started(self, index: int | None, code: str | None) -> None: ...
+    def cell(self, record: dict[str, Any]) -> None: ...
+    def note(self, message: str) -> None: ...
+    def tick(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class _Watch:
+    """Someone else's kernel whose process has just been replaced: gone until refreshed."""
+
+    owned = False
+    pid = 100
+
+    def __init__(self) -> None:
+        self.replaced_calls = 0
+
+    def gone(self) -> bool:
+        return self.pid == 100
+
+    def exit_status(self) -> int | None:
+        return None
+
+    def replaced(self, wait: float, cancelled: Any) -> bool:
+        self.replaced_calls += 1
+        return True
+
+    def refresh(self) -> None:
+        self.pid = 200
+
+
+class _Socket:
+    def __init__(self, batches: list[list[dict[str, Any]]]) -> None:
+        self.batches = batches
+
+    def receive(self, timeout_ms: int) -> list[dict[str, Any]]:
+        return self.batches.pop(0) if self.batches else []
+
+    def close(self) -> None: ...
+
+
+def test_a_restart_seen_late_is_handled_once(tmp_path: Path) -> None:
+    """The death check comes late (a starved sidecar): by then the socket holds the old
+    kernel's last messages and the new kernel's first cell. One restart is recorded, no death,
+    and the new kernel's cell whole, as it ran."""
+    from gclog.config import Paths, load_settings
+    from gclog.observe.observation import Observation
+    from gclog.store.store import Store
+
+    paths = Paths(state_dir=tmp_path, config_dir=tmp_path)
+    settings = load_settings({"metrics": "none", "consent": "yes"}, env={}, paths=paths)
+    old, new = FakeKernel("k1_100"), FakeKernel("k2_200")
+    _, before = old.cell("print('before')", [stream("before\n")])
+    shutdown = old.msg("shutdown_reply", {"status": "ok", "restart": True}, old.request("x"))
+    _, after = new.cell("print('after')", [stream("after\n")])
+    # The new kernel is still running its cell when the late check drains the socket.
+    socket = _Socket([before, [shutdown, *after[:3]], [after[3]]])
+    watch = _Watch()
+    connection_file = tmp_path / "kernel-1.json"
+    connection_file.write_text("{}")
+    observation = Observation(
+        "attach", settings, paths, connection_file, _SilentView(), keep_outputs=False
+    )
+    with observation:
+        notebook: Any = {"name": None, "code_cells": None}
+        observation.start(socket, watch, "python3", {}, notebook)  # type: ignore[arg-type]
+        assert observation.handle(socket.receive(0)) is None  # the cell before
+        assert observation.check_kernel() is None  # late: the drain finds the restart
+        assert observation.handle(socket.receive(0)) is None  # the new kernel's cell ends
+        observation.reason = "completed"
+    assert watch.replaced_calls == 0  # the drain saw the new kernel: no waiting for one
+    with Store(tmp_path / "store.sqlite3") as store:
+        records = list(store.records(observation.recorder.session.id))
+    assert [
+        (r["event_type"], r.get("event") or r.get("code"))
+        for r in records
+        if r["event_type"] in ("cell", "kernel")
+    ] == [("cell", "print('before')"), ("kernel", "restarted"), ("cell", "print('after')")]
+    cells = [r for r in records if r["event_type"] == "cell"]
+    assert [(c["status"], c["partial"]) for c in cells] == [("ok", False), ("ok", False)]

@@ -189,7 +189,7 @@ class Observation:
         self._started = False
         self._ended = False
         self._locked = held is not None
-        self._restarted_once = False  # since we started: the extension is no longer loaded
+        self._restarts = 0  # since we started; after one, the extension is no longer loaded
         self._teardown: list[Callable[[], object]] = []
         self._guard: contextlib.ExitStack | None = None
 
@@ -374,6 +374,9 @@ class Observation:
             elif msg_type == "display_data" and self._is_stop(msg):
                 stop = Stop("unloaded", ExitCode.OK, "stopped by %unload_ext gclog")
             result = self.observer.handle(msg)
+            if isinstance(result, KernelRestarted):  # a new kernel's first message, not taken:
+                self._restarted()  # the old kernel's cells end first, then it may start one
+                result = self.observer.handle(msg)
             if stop is not None and msg_type == "display_data":
                 self._cut_short(msg)  # the %unload_ext cell: it ends once we have
             if msg_type == "status" and content.get("execution_state") == "busy":
@@ -383,12 +386,10 @@ class Observation:
                     self.recorder.cell_started(started.msg_id)
             if isinstance(result, Execution):
                 self._idle(result)
-                if self._restarted_once and unloads(result.code):
+                if self._restarts and unloads(result.code):
                     # A restarted kernel does not have the extension loaded: IPython says so,
                     # and the command still means what the notice told the person it means.
                     stop = Stop("unloaded", ExitCode.OK, "stopped by %unload_ext gclog")
-            elif isinstance(result, KernelRestarted):
-                self._restarted()
         return stop
 
     def began(self, cell: dict[str, Any]) -> None:
@@ -467,7 +468,10 @@ class Observation:
         watch = self.watch
         if watch is None or not watch.gone():
             return None
+        restarts = self._restarts
         self._take_what_is_left()
+        if self._restarts != restarts:
+            return None  # checked late: the new kernel's messages already told of the restart
         self.record_deferred()
         if not watch.owned and (self._shutdown_announced or not self.connection_file.exists()):
             self._kernel_gone("the kernel was shut down")
@@ -529,7 +533,7 @@ class Observation:
 
     def _restarted(self) -> None:
         self.record_deferred()
-        self._restarted_once = True
+        self._restarts += 1
         self._restart_announced = self._shutdown_announced = False
         self._kernel_gone("the kernel restarted")
         self.observer.forget_identity()

@@ -200,16 +200,20 @@ class Observer:
         return execution
 
     def handle(self, msg: dict[str, Any]) -> Execution | KernelRestarted | None:
+        """What ``msg`` finished (an Execution) or told (KernelRestarted: the first message of a
+        new kernel, not taken yet: hand it back once the old kernel's cells are dealt with)."""
         header = msg.get("header") or {}
         restarted = self._check_identity(header)
+        if restarted is not None:
+            return restarted
         parent = msg.get("parent_header") or {}
         if parent.get("msg_type") != "execute_request":
-            return restarted
+            return None
         msg_type = header.get("msg_type") or msg.get("msg_type")
         content = msg.get("content") or {}
         msg_id = parent.get("msg_id")
         if not msg_id:
-            return restarted
+            return None
         execution = self.running.get(msg_id)
         if execution is None:
             is_start = msg_type == "status" and content.get("execution_state") == "busy"
@@ -249,7 +253,7 @@ class Observer:
             self._update_display(content)
         elif msg_type in ("comm_open", "comm_msg") and self.widgets is not None:
             self.widgets.handle(msg)
-        return restarted
+        return None
 
     def _classify(self, execution: Execution) -> None:
         """Tell an aborted request from a silent one: neither shows its code on iopub.
