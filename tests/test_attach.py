@@ -213,6 +213,36 @@ def test_kernel_restart_is_recorded_and_observation_continues(
     assert [c["output"]["stdout"] for c in by_type(records, "cell")] == ["before\n", "after\n"]
 
 
+def test_a_forked_worker_that_prints_is_part_of_its_cell(env: Env, kernel: DrivenKernel) -> None:
+    """multiprocessing's fork workers send their output with their own pid in the msg_id: that
+    is the cell's output, not a restarted kernel."""
+    proc = env.popen("attach", kernel.kernel_id)
+    entry = wait_for_session(env)
+    kernel.execute(
+        "import multiprocessing, sys\n"
+        "def f(i):\n"
+        "    sys.stdout.write(f'worker {i}\\n')  # one write: two workers' lines do not mix\n"
+        "    sys.stdout.flush()\n"
+        "    return i\n"
+        "with multiprocessing.get_context('fork').Pool(2) as pool:\n"
+        "    print(pool.map(f, range(4)))"
+    )
+    kernel.execute("print('next')")
+    wait_for_cells(env, entry["session_id"], 2)
+    code, stderr = stop(proc)
+    assert code == 0, stderr
+    records = env.records(entry["session_id"])
+    assert by_type(records, "kernel") == []
+    first, second = by_type(records, "cell")
+    assert (first["status"], first["partial"], second["status"]) == ("ok", False, "ok")
+    printed = first["output"]["stdout"]
+    assert sorted(line for line in printed.splitlines() if line.startswith("worker")) == [
+        f"worker {i}" for i in range(4)
+    ]
+    assert printed.endswith("[0, 1, 2, 3]\n")
+    assert second["output"]["stdout"] == "next\n"
+
+
 def test_kernel_death_while_observed_ends_the_session(env: Env, kernel: DrivenKernel) -> None:
     proc = env.popen("attach", kernel.kernel_id, env={"GCLOG_RESTART_GRACE": "2"})
     entry = wait_for_session(env)

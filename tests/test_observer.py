@@ -333,9 +333,22 @@ def test_a_new_kernel_identity_means_a_restart() -> None:
     starting = second.msg("status", {"execution_state": "starting"}, {})
     (event,) = feed(observer, [starting])
     assert isinstance(event, KernelRestarted)
-    assert (event.previous, event.current) == ("aaa_1", "bbb_2")
+    assert (event.previous, event.current) == ("aaa", "bbb")  # the kernels' sessions
     _, msgs = second.cell("2", [])
     assert [type(e) for e in feed(observer, msgs)] == [Execution]
+
+
+def test_a_forked_childs_output_is_no_restart() -> None:
+    """A multiprocessing worker (fork) that prints sends with the kernel's session and its own
+    pid: its output belongs to the running cell."""
+    observer = Observer()
+    kernel, child = FakeKernel("aaa_1"), FakeKernel("aaa_2")
+    parent, msgs = kernel.cell("pool.map(f, range(2))", [stream("from the kernel\n")])
+    forked = [child.msg(*stream(f"child {i}\n"), parent) for i in range(2)]
+    done = feed(observer, [*msgs[:2], *forked, *msgs[2:]])
+    assert [type(e) for e in done] == [Execution]
+    assert done[0].status == "ok" and not done[0].partial
+    assert "".join(o["text"] for o in done[0].outputs) == "child 0\nchild 1\nfrom the kernel\n"
 
 
 def test_a_new_kernels_first_message_is_handed_back_not_taken() -> None:
@@ -404,42 +417,72 @@ class _Socket:
     def close(self) -> None: ...
 
 
-def test_a_restart_seen_late_is_handled_once(tmp_path: Path) -> None:
-    """The death check comes late (a starved sidecar): by then the socket holds the old
-    kernel's last messages and the new kernel's first cell. One restart is recorded, no death,
-    and the new kernel's cell whole, as it ran."""
+def _observation(tmp_path: Path) -> Any:
+    """An attach observation in this process, its store in ``tmp_path``, started by the caller."""
     from gclog.config import Paths, load_settings
     from gclog.observe.observation import Observation
-    from gclog.store.store import Store
 
     paths = Paths(state_dir=tmp_path, config_dir=tmp_path)
     settings = load_settings({"metrics": "none", "consent": "yes"}, env={}, paths=paths)
+    connection_file = tmp_path / "kernel-1.json"
+    connection_file.write_text("{}")
+    return Observation(
+        "attach", settings, paths, connection_file, _SilentView(), keep_outputs=False
+    )
+
+
+def _stored(tmp_path: Path, session_id: str) -> list[tuple[str, Any]]:
+    """The cell and kernel records: (event_type, code or event)."""
+    from gclog.store.store import Store
+
+    with Store(tmp_path / "store.sqlite3") as store:
+        records = list(store.records(session_id))
+    return [
+        (r["event_type"], r.get("event") or r.get("code"))
+        for r in records
+        if r["event_type"] in ("cell", "kernel")
+    ]
+
+
+_NOTEBOOK: Any = {"name": None, "code_cells": None}
+
+
+def test_a_restart_seen_late_is_handled_once(tmp_path: Path) -> None:
+    """The death check comes late (a starved sidecar): by then the socket holds the old
+    kernel's last messages and the start of the new kernel's first cell. One restart is
+    recorded, no death, and the new kernel's cell whole, as it ran."""
     old, new = FakeKernel("k1_100"), FakeKernel("k2_200")
     _, before = old.cell("print('before')", [stream("before\n")])
     shutdown = old.msg("shutdown_reply", {"status": "ok", "restart": True}, old.request("x"))
     _, after = new.cell("print('after')", [stream("after\n")])
-    # The new kernel is still running its cell when the late check drains the socket.
-    socket = _Socket([before, [shutdown, *after[:3]], [after[3]]])
-    watch = _Watch()
-    connection_file = tmp_path / "kernel-1.json"
-    connection_file.write_text("{}")
-    observation = Observation(
-        "attach", settings, paths, connection_file, _SilentView(), keep_outputs=False
-    )
-    with observation:
-        notebook: Any = {"name": None, "code_cells": None}
-        observation.start(socket, watch, "python3", {}, notebook)  # type: ignore[arg-type]
+    socket, watch = _Socket([before, [shutdown, *after[:3]]]), _Watch()
+    with _observation(tmp_path) as observation:
+        observation.start(socket, watch, "python3", {}, _NOTEBOOK)
         assert observation.handle(socket.receive(0)) is None  # the cell before
         assert observation.check_kernel() is None  # late: the drain finds the restart
-        assert observation.handle(socket.receive(0)) is None  # the new kernel's cell ends
+        socket.batches.append([after[3]])  # the new kernel's cell ends after the check
+        assert observation.handle(socket.receive(0)) is None
         observation.reason = "completed"
+        session_id = observation.recorder.session.id
     assert watch.replaced_calls == 0  # the drain saw the new kernel: no waiting for one
-    with Store(tmp_path / "store.sqlite3") as store:
-        records = list(store.records(observation.recorder.session.id))
-    assert [
-        (r["event_type"], r.get("event") or r.get("code"))
-        for r in records
-        if r["event_type"] in ("cell", "kernel")
-    ] == [("cell", "print('before')"), ("kernel", "restarted"), ("cell", "print('after')")]
-    cells = [r for r in records if r["event_type"] == "cell"]
-    assert [(c["status"], c["partial"]) for c in cells] == [("ok", False), ("ok", False)]
+    assert _stored(tmp_path, session_id) == [
+        ("cell", "print('before')"),
+        ("kernel", "restarted"),
+        ("cell", "print('after')"),
+    ]
+
+
+def test_an_unload_drained_by_a_late_check_still_stops(tmp_path: Path) -> None:
+    """``%unload_ext gclog`` run in the restarted kernel, found by the late check's drain: the
+    observation stops there, as the notice promised."""
+    old, new = FakeKernel("k1_100"), FakeKernel("k2_200")
+    shutdown = old.msg("shutdown_reply", {"status": "ok", "restart": True}, old.request("x"))
+    _, unload = new.cell("%unload_ext gclog", [])
+    socket = _Socket([[shutdown, *unload]])
+    with _observation(tmp_path) as observation:
+        observation.start(socket, _Watch(), "python3", {}, _NOTEBOOK)
+        stop = observation.check_kernel()
+        assert stop is not None and stop.reason == "unloaded"
+        observation.reason = stop.reason
+        session_id = observation.recorder.session.id
+    assert _stored(tmp_path, session_id) == [("kernel", "restarted"), ("cell", "%unload_ext gclog")]

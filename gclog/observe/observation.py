@@ -469,9 +469,10 @@ class Observation:
         if watch is None or not watch.gone():
             return None
         restarts = self._restarts
-        self._take_what_is_left()
-        if self._restarts != restarts:
-            return None  # checked late: the new kernel's messages already told of the restart
+        stop = self._take_what_is_left()
+        if stop is not None or self._restarts != restarts:
+            # Asked to stop, or checked late: the new kernel's messages told of the restart.
+            return stop
         self.record_deferred()
         if not watch.owned and (self._shutdown_announced or not self.connection_file.exists()):
             self._kernel_gone("the kernel was shut down")
@@ -500,12 +501,16 @@ class Observation:
         where = f" in {cell_label(index)}" if index is not None else ""
         return Stop("kernel_died", ExitCode.KERNEL_DIED, f"the kernel died{where}{why}")
 
-    def _take_what_is_left(self) -> None:
-        """Messages the kernel sent before it went: they are in our socket already."""
+    def _take_what_is_left(self) -> Stop | None:
+        """Messages the kernel sent before it went (they are in our socket already); the first
+        Stop they hold (an ``%unload_ext gclog``)."""
         assert self.subscription is not None
         deadline = time.monotonic() + DRAIN_S
+        stop = None
         while time.monotonic() < deadline and (batch := self.subscription.receive(0)):
-            self.handle(batch)
+            found = self.handle(batch)
+            stop = stop or found
+        return stop
 
     def _kernel_gone(self, why: str) -> int | None:
         """Cells the kernel was running when it went away: recorded, marked as such; the index of

@@ -24,6 +24,17 @@ _OUTPUT_TYPES = frozenset(("stream", "display_data", "execute_result", "error"))
 _STREAM_COMPACT_AT = 1024 * 1024
 
 
+def _sender(msg_id: str) -> str:
+    """The kernel session that sent a message, from its msg_id "<session>_<pid>_<n>" (or
+    "<session>_<n>"); "" if it does not say. A new session is a new kernel (a restart). The pid
+    is left out: a forked child (a multiprocessing worker that prints) sends with its own."""
+    head, _, count = msg_id.rpartition("_")
+    if not head or not count.isdigit():
+        return ""
+    session, _, pid = head.rpartition("_")
+    return session if session and pid.isdigit() else head
+
+
 def _date(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
@@ -315,8 +326,7 @@ class Observer:
         self._kernel_identity = None
 
     def _check_identity(self, header: dict[str, Any]) -> KernelRestarted | None:
-        # A kernel's msg_ids are "<session>_<pid>_<n>": a new prefix means a new kernel process.
-        identity = str(header.get("msg_id", "")).rpartition("_")[0]
+        identity = _sender(str(header.get("msg_id", "")))
         if not identity:
             return None
         previous, self._kernel_identity = self._kernel_identity, identity
