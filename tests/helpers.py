@@ -133,6 +133,29 @@ def one_line_error(stderr: str) -> str:
     return lines[0]
 
 
+def start_ready(manager: Any, timeout: float = 60, **start: Any) -> Any:
+    """Start ``manager``'s kernel: a client on its channels, ready for it.
+
+    In parallel runs another process may bind a port that jupyter_client picked for this kernel
+    before the kernel binds it: the kernel then dies at once ("Address already in use"), and it
+    is started again on new ports (three tries in all)."""
+    for attempt in range(3):
+        manager.start_kernel(**start)
+        client = manager.client()
+        client.start_channels()
+        try:
+            client.wait_for_ready(timeout=timeout)
+            return client
+        except RuntimeError:
+            client.stop_channels()
+            alive = manager.is_alive()  # not the port race: a kernel that does not answer
+            manager.shutdown_kernel(now=True)
+            if alive or attempt == 2:
+                raise
+            manager.cleanup_random_ports()
+    raise AssertionError("unreachable")
+
+
 class DrivenKernel:
     """A kernel driven by an independent jupyter_client client, as a front end would drive it."""
 
@@ -148,10 +171,7 @@ class DrivenKernel:
         self.manager = KernelManager(
             kernel_name="python3", connection_file=str(self.connection_file)
         )
-        self.manager.start_kernel(env=dict(env.vars), cwd=str(env.root))
-        self.client = self.manager.client()
-        self.client.start_channels()
-        self.client.wait_for_ready(timeout=60)
+        self.client = start_ready(self.manager, env=dict(env.vars), cwd=str(env.root))
 
     @property
     def pid(self) -> int:

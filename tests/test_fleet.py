@@ -21,7 +21,7 @@ from typing import Any
 import nbformat
 import pytest
 from firehose_helpers import FirehoseWorld
-from helpers import Env, write_notebook
+from helpers import Env, start_ready, write_notebook
 
 CELLS = (
     "import json",
@@ -178,14 +178,14 @@ def drive(install: Install) -> None:
     manager = KernelManager(
         kernel_name="python3", connection_file=str(runtime / f"kernel-fleet-{person.n}.json")
     )
-    manager.start_kernel(
-        env={**install.vars, "JPY_SESSION_NAME": str(install.notebook)}, cwd=str(install.folder)
+    client = start_ready(
+        manager,
+        timeout=90,
+        env={**install.vars, "JPY_SESSION_NAME": str(install.notebook)},
+        cwd=str(install.folder),
     )
-    client = manager.client()
-    client.start_channels()
     attach = None
     try:
-        client.wait_for_ready(timeout=90)
         if person.mode == "attach":
             attach = subprocess.Popen(
                 [sys.executable, "-m", "gclog", "attach", manager.connection_file,
