@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import itertools
 import json
 from datetime import datetime, timedelta, timezone
@@ -375,15 +376,6 @@ def test_messages_missing_fields_do_not_break_the_observer() -> None:
     assert observer.handle(weird) is None
 
 
-class _SilentView:
-    def started(self, start: dict[str, Any]) -> None: ...
-    def cell_started(self, index: int | None, code: str | None) -> None: ...
-    def cell(self, record: dict[str, Any]) -> None: ...
-    def note(self, message: str) -> None: ...
-    def tick(self) -> None: ...
-    def stop(self) -> None: ...
-
-
 class _Watch:
     """Someone else's kernel whose process has just been replaced: gone until refreshed."""
 
@@ -419,16 +411,18 @@ class _Socket:
 
 def _observation(tmp_path: Path) -> Any:
     """An attach observation in this process, its store in ``tmp_path``, started by the caller."""
+    from rich.console import Console
+
     from gclog.config import Paths, load_settings
+    from gclog.entry.views import attach_view
     from gclog.observe.observation import Observation
 
     paths = Paths(state_dir=tmp_path, config_dir=tmp_path)
     settings = load_settings({"metrics": "none", "consent": "yes"}, env={}, paths=paths)
     connection_file = tmp_path / "kernel-1.json"
     connection_file.write_text("{}")
-    return Observation(
-        "attach", settings, paths, connection_file, _SilentView(), keep_outputs=False
-    )
+    quiet = attach_view(Console(file=io.StringIO()), "kernel-1", quiet=True)  # a sidecar's
+    return Observation("attach", settings, paths, connection_file, quiet, keep_outputs=False)
 
 
 def _stored(tmp_path: Path, session_id: str) -> list[tuple[str, Any]]:
