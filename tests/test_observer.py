@@ -480,3 +480,37 @@ def test_an_unload_drained_by_a_late_check_still_stops(tmp_path: Path) -> None:
         observation.reason = stop.reason
         session_id = observation.recorder.session.id
     assert _stored(tmp_path, session_id) == [("kernel", "restarted"), ("cell", "%unload_ext gclog")]
+
+
+class _ShutWatch(_Watch):
+    """A kernel whose process is gone for good: none takes its place."""
+
+    def gone(self) -> bool:
+        return True
+
+    def replaced(self, wait: float, cancelled: Any) -> bool:
+        self.replaced_calls += 1
+        return False
+
+
+def test_a_new_kernels_first_message_keeps_what_it_announces(tmp_path: Path) -> None:
+    """The restart is dealt with before the new kernel's first message is read: a shutdown it
+    announces still counts (not reset by the restart), so its end is a shutdown, not a death."""
+    old, new = FakeKernel("k1_100"), FakeKernel("k2_200")
+    _, before = old.cell("1", [])
+    shutdown = new.msg("shutdown_reply", {"status": "ok", "restart": False}, new.request("x"))
+    socket, watch = _Socket([before, [shutdown]]), _ShutWatch()
+    with _observation(tmp_path) as observation:
+        observation.start(socket, watch, "python3", {}, _NOTEBOOK)
+        assert observation.handle(socket.receive(0)) is None
+        assert observation.handle(socket.receive(0)) is None  # restart, then the shutdown
+        stop = observation.check_kernel()
+        assert stop is not None and stop.reason == "completed"
+        observation.reason = stop.reason
+        session_id = observation.recorder.session.id
+    assert watch.replaced_calls == 0
+    assert _stored(tmp_path, session_id) == [
+        ("cell", "1"),
+        ("kernel", "restarted"),
+        ("kernel", "shutdown"),
+    ]

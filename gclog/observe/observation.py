@@ -366,6 +366,10 @@ class Observation:
     def _handle(self, messages: list[dict[str, Any]], whole: set[str]) -> Stop | None:
         stop = None
         for msg in messages:
+            result = self.observer.handle(msg)
+            if isinstance(result, KernelRestarted):  # a new kernel's first message, not taken:
+                self._restarted()  # the old kernel is done with first, then the message is read
+                result = self.observer.handle(msg)
             msg_type = msg.get("msg_type")
             content = msg.get("content") or {}
             if msg_type == "shutdown_reply":
@@ -373,10 +377,6 @@ class Observation:
                 self._shutdown_announced = not self._restart_announced
             elif msg_type == "display_data" and self._is_stop(msg):
                 stop = Stop("unloaded", ExitCode.OK, "stopped by %unload_ext gclog")
-            result = self.observer.handle(msg)
-            if isinstance(result, KernelRestarted):  # a new kernel's first message, not taken:
-                self._restarted()  # the old kernel's cells end first, then it may start one
-                result = self.observer.handle(msg)
             if stop is not None and msg_type == "display_data":
                 self._cut_short(msg)  # the %unload_ext cell: it ends once we have
             if msg_type == "status" and content.get("execution_state") == "busy":
