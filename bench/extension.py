@@ -48,6 +48,11 @@ def timed(client: Any, code: str) -> float:
     return time.perf_counter() - start
 
 
+def trivial_block(client: Any) -> list[float]:
+    """``BLOCK`` trivial cells back to back: each one's time from send to idle."""
+    return [timed(client, f"x = {i}") for i in range(BLOCK)]
+
+
 def sidecar(home: Path, timeout: float = 30) -> tuple[psutil.Process, str]:
     """The sidecar process and its session, from its registry entry (written before `ready`)."""
     deadline = time.monotonic() + timeout
@@ -114,7 +119,7 @@ def bare_subscribed(connection_file: str, client: Any) -> tuple[list[float], flo
         process = psutil.Process(child.pid)
         time.sleep(0.5)
         before = run_time(process)
-        block = [timed(client, f"x = {i}") for i in range(BLOCK)]
+        block = trivial_block(client)
         time.sleep(0.3)  # its last batch
         return block, (run_time(process) - before) / BLOCK
     finally:
@@ -130,7 +135,7 @@ def unloaded(
     bare: tuple[list[float], float] = ([], 0.0)
     if floor and bare_first:
         bare = bare_subscribed(connection_file, client)
-    off = [timed(client, f"x = {i}") for i in range(BLOCK)]
+    off = trivial_block(client)
     if floor and not bare_first:
         bare = bare_subscribed(connection_file, client)
     return off, *bare
@@ -165,7 +170,7 @@ def measure(home: Path, floor: bool = True) -> dict[str, Any]:
             time.sleep(1.0)  # its imports and session start: not the cells' cost
             before_cells = recorded(home / "store.sqlite3", session_id)
             before = run_time(process)
-            on_block = [timed(client, f"x = {i}") for i in range(BLOCK)]
+            on_block = trivial_block(client)
             wait_recorded(home / "store.sqlite3", session_id, before_cells + BLOCK)
             sidecar_cpu += run_time(process) - before
             sidecar_cells += BLOCK
